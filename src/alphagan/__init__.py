@@ -1,0 +1,64 @@
+"""alphagan: natural image matting with AlphaGAN (Lutz, Amplianitis, Smolic, BMVC 2018).
+
+Conventions: image float32 HxWx3 RGB in [0,1]; trimap HxW in {0, 0.5, 1}; alpha float32 HxW
+in [0,1]. Submodules are imported on first use, so ``import alphagan`` stays light (no torch,
+no pymatting/numba until needed).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it
+_EXPORTS = {
+    "InputError": "alphagan.errors",
+    "AlphaGANGenerator": "alphagan.models",
+    "GeneratorConfig": "alphagan.models",
+    "PatchDiscriminator": "alphagan.models",
+    "load_backbone_weights": "alphagan.models",
+    "save_model": "alphagan.checkpoint",
+    "load_model": "alphagan.checkpoint",
+    "predict_alpha": "alphagan.inference",
+    "estimate_foreground": "alphagan.foreground",
+    "cutout": "alphagan.foreground",
+    "composite_onto": "alphagan.foreground",
+    "estimate_alpha_baseline": "alphagan.baselines",
+    "read_image": "alphagan.io",
+    "read_alpha": "alphagan.io",
+    "write_png": "alphagan.io",
+    "read_trimap": "alphagan.trimap",
+    "trimap_from_alpha": "alphagan.trimap",
+    "trimap_from_mask": "alphagan.trimap",
+    "sad": "alphagan.metrics",
+    "mse": "alphagan.metrics",
+    "gradient_error": "alphagan.metrics",
+    "connectivity_error": "alphagan.metrics",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'alphagan' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+if TYPE_CHECKING:  # for type checkers and IDEs; never executed
+    from alphagan.baselines import estimate_alpha_baseline
+    from alphagan.checkpoint import load_model, save_model
+    from alphagan.errors import InputError
+    from alphagan.foreground import composite_onto, cutout, estimate_foreground
+    from alphagan.inference import predict_alpha
+    from alphagan.io import read_alpha, read_image, write_png
+    from alphagan.metrics import connectivity_error, gradient_error, mse, sad
+    from alphagan.models import AlphaGANGenerator, GeneratorConfig, PatchDiscriminator
+    from alphagan.models import load_backbone_weights
+    from alphagan.trimap import read_trimap, trimap_from_alpha, trimap_from_mask

@@ -1,0 +1,12 @@
+"""Errors the package raises on bad user input (files, arrays, configs)."""
+
+from __future__ import annotations
+
+__all__ = ["InputError"]
+
+
+class InputError(ValueError):
+    """A user-supplied input is unusable; the message names the file (if any) and the problem.
+
+    The CLI prints the message on one line instead of a traceback.
+    """

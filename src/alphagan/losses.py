@@ -1,0 +1,114 @@
+"""AlphaGAN losses: alpha prediction, composition, adversarial; and the composite builders.
+
+Tensors: alpha and trimap (B,1,H,W), images (B,3,H,W) in [0,1]; the trimap is encoded as
+{0, 0.5, 1} and "unknown" means 0 < t < 1.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "EPS",
+    "unknown_region",
+    "clamp_known",
+    "composite",
+    "make_composites",
+    "alpha_prediction_loss",
+    "composition_loss",
+    "GANLoss",
+]
+
+EPS = 1e-6
+
+
+def unknown_region(trimap: torch.Tensor) -> torch.Tensor:
+    """Float mask (B,1,H,W): 1 where the trimap is unknown (0 < t < 1), else 0."""
+    return ((trimap > 0) & (trimap < 1)).to(trimap.dtype)
+
+
+def clamp_known(alpha: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+    """Set known regions of ``alpha`` to the trimap's 0/1; gradients flow in the unknown region."""
+    alpha = torch.where(trimap >= 1, torch.ones_like(alpha), alpha)
+    return torch.where(trimap <= 0, torch.zeros_like(alpha), alpha)
+
+
+def composite(fg: torch.Tensor, bg: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """``alpha * F + (1 - alpha) * B``: fg, bg (B,3,H,W), alpha (B,1,H,W) -> (B,3,H,W)."""
+    return alpha * fg + (1 - alpha) * bg
+
+
+def make_composites(
+    fg: torch.Tensor,
+    bg: torch.Tensor,
+    alpha_gt: torch.Tensor,
+    alpha_pred: torch.Tensor,
+    trimap: torch.Tensor,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real and fake composites from the *same* F and B tensors.
+
+    Real: ``a_gt F + (1-a_gt) B``; fake: the predicted alpha (known regions clamped to the
+    trimap) with the same F and B. Building both from one set of tensors in one step means
+    the discriminator cannot tell them apart by resampling or file artefacts (a mistake of
+    earlier reimplementations). Returns (real, fake), each (B,3,H,W).
+    """
+    real = composite(fg, bg, alpha_gt)
+    fake = composite(fg, bg, clamp_known(alpha_pred, trimap))
+    return real, fake
+
+
+def _masked_charbonnier(diff: torch.Tensor, mask: torch.Tensor, eps: float) -> torch.Tensor:
+    """Mean of ``sqrt(diff^2 + eps^2)`` over the mask (broadcast over channels)."""
+    mask = mask.expand_as(diff)
+    per_pixel = torch.sqrt(diff.square() + eps * eps)
+    # clamp_min: a batch whose trimaps have no unknown pixel gives 0, not NaN.
+    return (per_pixel * mask).sum() / mask.sum().clamp_min(1.0)
+
+
+def alpha_prediction_loss(
+    alpha_pred: torch.Tensor, alpha_gt: torch.Tensor, trimap: torch.Tensor, eps: float = EPS
+) -> torch.Tensor:
+    """DIM's alpha loss: ``sqrt((a_p - a_g)^2 + eps^2)`` averaged over unknown pixels."""
+    return _masked_charbonnier(alpha_pred - alpha_gt, unknown_region(trimap), eps)
+
+
+def composition_loss(
+    alpha_pred: torch.Tensor,
+    alpha_gt: torch.Tensor,
+    fg: torch.Tensor,
+    bg: torch.Tensor,
+    trimap: torch.Tensor,
+    eps: float = EPS,
+) -> torch.Tensor:
+    """DIM's composition loss on RGB, averaged over unknown pixels and the 3 channels.
+
+    Compares ``a_p F + (1-a_p) B`` with ``a_g F + (1-a_g) B`` (same F, B).
+    """
+    diff = composite(fg, bg, alpha_pred) - composite(fg, bg, alpha_gt)
+    return _masked_charbonnier(diff, unknown_region(trimap), eps)
+
+
+class GANLoss(nn.Module):
+    """Adversarial loss on discriminator logits; hides the real/fake target bookkeeping.
+
+    ``mode="vanilla"``: binary cross-entropy with logits (the paper's
+    ``log D(x) + log(1 - D(C(G(x))))``, G trained with the non-saturating target "real").
+    ``mode="lsgan"``: least squares on the raw outputs (targets 1 and 0).
+    Call ``loss(logits, target_is_real)``; the mean is over every patch of the map.
+    """
+
+    def __init__(self, mode: Literal["vanilla", "lsgan"] = "vanilla") -> None:
+        super().__init__()
+        if mode not in ("vanilla", "lsgan"):
+            raise ValueError(f"unknown GAN mode {mode!r}; expected 'vanilla' or 'lsgan'")
+        self.mode = mode
+
+    def forward(self, logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+        target = torch.full_like(logits, 1.0 if target_is_real else 0.0)
+        if self.mode == "vanilla":
+            return F.binary_cross_entropy_with_logits(logits, target)
+        return F.mse_loss(logits, target)

@@ -1,0 +1,166 @@
+"""The AlphaGAN generator: dilated ResNet-50 encoder, ASPP, unpooling decoder, sigmoid.
+
+Data flow for an input of size (H, W) padded to a multiple of 8 (shapes for the defaults)::
+
+    image (B,3,H,W) in [0,1] --ImageNet norm--+
+    trimap (B,1,H,W) in {0,.5,1} -------------+-> x (B,4,H,W)
+    conv1+bn1+relu          stem    (B,64,H/2,W/2)
+    maxpool (indices kept)          (B,64,H/4,W/4)
+    layer1                  l1      (B,256,H/4,W/4)
+    layer2 (stride 2)               (B,512,H/8,W/8)
+    layer3, layer4 (dilated 2, 4)   (B,2048,H/8,W/8)
+    ASPP                            (B,256,H/8,W/8)
+    bilinear x2 ++ 1x1(l1)          (B,256+48,H/4,W/4) -> 3x3 convs -> (B,64,H/4,W/4)
+    max-unpool (indices)            (B,64,H/2,W/2) ++ 1x1(stem) -> 3x3 conv (B,64,H/2,W/2)
+    transposed conv x2              (B,32,H,W) ++ x -> 3x3 convs -> 3x3 conv -> 1 -> sigmoid
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alphagan.models.aspp import ASPP
+from alphagan.models.layers import NormName, conv_norm_act, norm_factory
+from alphagan.models.resnet import ResNetEncoder
+
+__all__ = ["GeneratorConfig", "AlphaGANGenerator", "IMAGENET_MEAN", "IMAGENET_STD"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """Architecture of :class:`AlphaGANGenerator`; the defaults are the paper's model.
+
+    Stored in every saved model so the file alone rebuilds the network.
+    """
+
+    encoder_layers: tuple[int, int, int, int] = (3, 4, 6, 3)  # ResNet-50
+    encoder_width: int = 64
+    dilations: tuple[int, int] = (2, 4)  # layer3, layer4 -> output stride 8
+    norm: NormName = "batch"
+    aspp_rates: tuple[int, ...] = (6, 12, 18)
+    aspp_channels: int = 256
+    skip_channels: int = 48  # 1x1 reduction of the block-1 skip
+    stem_skip_channels: int = 32  # 1x1 reduction of the conv1 skip
+    decoder_channels: tuple[int, int, int] = (256, 64, 32)  # at 1/4, 1/2, 1/1
+    final_convs: int = 2  # 3x3 convs at full resolution before the output conv
+    image_skip: bool = True  # concatenate the input (image + trimap) before the final convs
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
+        """Build from a plain dict (lists become tuples); unknown keys are an error."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown generator config keys: {', '.join(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
+    """Pad bottom/right so H and W are multiples of ``multiple`` (reflect where it can)."""
+    h, w = x.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    if ph == 0 and pw == 0:
+        return x, h, w
+    # Reflection needs the pad to be smaller than the side; tiny inputs fall back to replicate.
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return F.pad(x, (0, pw, 0, ph), mode=mode), h, w
+
+
+class AlphaGANGenerator(nn.Module):
+    """Predict an alpha matte from an RGB image and a trimap.
+
+    ``forward(image, trimap)``: image (B,3,H,W) RGB in [0,1] (the model applies its own
+    mean/std normalisation), trimap (B,1,H,W) in {0, 0.5, 1}; returns alpha (B,1,H,W) in
+    [0,1] for any H, W (the input is padded to a multiple of 8 inside and cropped back).
+    Known trimap regions are *not* clamped here: :func:`alphagan.predict_alpha` and the
+    training loop do that, so the loss sees the raw prediction where it needs to.
+    """
+
+    size_divisor = 8
+
+    def __init__(self, config: GeneratorConfig | None = None, **overrides: Any) -> None:
+        super().__init__()
+        config = config or GeneratorConfig()
+        if overrides:
+            config = dataclasses.replace(config, **overrides)
+        self.config = config
+        norm_layer = norm_factory(config.norm)
+        self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
+
+        self.encoder = ResNetEncoder(
+            layers=config.encoder_layers,
+            in_channels=4,
+            base_width=config.encoder_width,
+            dilations=config.dilations,
+            norm_layer=norm_layer,
+        )
+        enc = self.encoder
+        c4, c2, c1 = config.decoder_channels
+        self.aspp = ASPP(
+            enc.out_channels,
+            rates=config.aspp_rates,
+            out_channels=config.aspp_channels,
+            norm_layer=norm_layer,
+        )
+        self.skip4 = conv_norm_act(enc.layer1_channels, config.skip_channels, 1,
+                                   norm_layer=norm_layer)
+        # The last 1/4 conv must output the stem's channel count: max-unpooling places each
+        # channel's values at the positions its own pooling indices recorded.
+        self.decode4 = nn.Sequential(
+            conv_norm_act(config.aspp_channels + config.skip_channels, c4, 3,
+                          norm_layer=norm_layer),
+            conv_norm_act(c4, enc.stem_channels, 3, norm_layer=norm_layer),
+        )
+        self.skip2 = conv_norm_act(enc.stem_channels, config.stem_skip_channels, 1,
+                                   norm_layer=norm_layer)
+        self.decode2 = conv_norm_act(enc.stem_channels + config.stem_skip_channels, c2, 3,
+                                     norm_layer=norm_layer)
+        self.upconv = nn.Sequential(
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1, bias=False),
+            norm_layer(c1),
+            nn.ReLU(inplace=True),
+        )
+        in_full = c1 + (4 if config.image_skip else 0)
+        self.refine = nn.Sequential(
+            *[conv_norm_act(in_full if i == 0 else c1, c1, 3, norm_layer=norm_layer)
+              for i in range(config.final_convs)]
+        )
+        self.head = nn.Conv2d(c1 if config.final_convs else in_full, 1, 3, padding=1)
+
+    def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+        if image.ndim != 4 or image.shape[1] != 3:
+            raise ValueError(f"image must be (B,3,H,W), got {tuple(image.shape)}")
+        if trimap.ndim != 4 or trimap.shape[1] != 1 or trimap.shape[-2:] != image.shape[-2:]:
+            raise ValueError(
+                f"trimap must be (B,1,H,W) matching the image {tuple(image.shape)}, "
+                f"got {tuple(trimap.shape)}"
+            )
+        x = torch.cat([(image - self.mean) / self.std, trimap], dim=1)  # (B,4,H,W)
+        x, h, w = _pad_to_multiple(x, self.size_divisor)
+        feats = self.encoder(x)
+        y = self.aspp(feats.out)  # (B,256,H/8,W/8)
+        y = F.interpolate(y, size=feats.layer1.shape[-2:], mode="bilinear", align_corners=False)
+        y = self.decode4(torch.cat([y, self.skip4(feats.layer1)], dim=1))  # (B,64,H/4,W/4)
+        y = F.max_unpool2d(y, feats.indices, kernel_size=2, stride=2,
+                           output_size=feats.stem.shape[-2:])  # (B,64,H/2,W/2)
+        y = self.decode2(torch.cat([y, self.skip2(feats.stem)], dim=1))  # (B,64,H/2,W/2)
+        y = self.upconv(y)  # (B,32,H,W)
+        if self.config.image_skip:
+            y = torch.cat([y, x], dim=1)
+        alpha = torch.sigmoid(self.head(self.refine(y)))  # (B,1,H,W)
+        return alpha[..., :h, :w]
