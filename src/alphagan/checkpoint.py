@@ -19,7 +19,15 @@ from alphagan.atomic import atomic_path
 from alphagan.errors import InputError
 from alphagan.models.generator import AlphaGANGenerator, GeneratorConfig
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "save_model", "load_model", "read_metadata"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "DEFAULT_WEIGHTS",
+    "default_checkpoint",
+    "save_model",
+    "load_model",
+    "read_metadata",
+]
 
 FORMAT = "alphagan.generator"
 FORMAT_VERSION = "1"
@@ -129,3 +137,11 @@ def load_model(
             f"{len(result.missing_keys)}, unexpected {len(result.unexpected_keys)})"
         )
     return generator.to(map_location).eval()
+
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "alphagan_default.safetensors"
+
+
+def default_checkpoint() -> Path | None:
+    """The generator shipped inside the package, or None if this build has none."""
+    return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None

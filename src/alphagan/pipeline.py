@@ -1,0 +1,152 @@
+"""Matte files and folders with any alpha estimator; shared by ``predict`` and ``baseline``.
+
+Outputs land as ``OUT/<kind>/<stem>.png`` for kind in alpha, foreground, cutout, composite.
+A bad input (unreadable file, size mismatch, trimap without unknown pixels) is reported and
+nothing is written for it; a folder run goes on past it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from alphagan.errors import InputError
+from alphagan.foreground import composite_onto, cutout, estimate_foreground
+from alphagan.io import list_images, read_image, write_png
+from alphagan.trimap import read_trimap
+
+__all__ = [
+    "OUTPUT_KINDS",
+    "AlphaEstimator",
+    "MattingJob",
+    "RunReport",
+    "pair_folders",
+    "parse_outputs",
+    "process_job",
+    "run_jobs",
+]
+
+OUTPUT_KINDS = ("alpha", "foreground", "cutout", "composite")
+
+# (image HxWx3 in [0,1], trimap HxW {0,0.5,1}) -> alpha HxW in [0,1]
+AlphaEstimator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Background = tuple[float, float, float] | np.ndarray
+
+
+@dataclass(frozen=True)
+class MattingJob:
+    """One image and its trimap; outputs are named after ``stem``."""
+
+    stem: str
+    image: Path
+    trimap: Path
+
+
+@dataclass
+class RunReport:
+    """What a run did: stems written, stems skipped (outputs existed), and failures."""
+
+    written: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)  # one line each, naming the file
+
+
+def parse_outputs(text: str) -> tuple[str, ...]:
+    """``"alpha,cutout"`` -> ("alpha", "cutout"); ValueError naming an unknown kind."""
+    kinds = tuple(dict.fromkeys(k.strip() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in OUTPUT_KINDS]
+    if unknown or not kinds:
+        raise ValueError(
+            f"unknown output kind(s) {', '.join(unknown) or '(none given)'}; "
+            f"choose from {','.join(OUTPUT_KINDS)}"
+        )
+    return kinds
+
+
+def pair_folders(image_dir: Path, trimap_dir: Path) -> tuple[list[MattingJob], list[str]]:
+    """Pair images and trimaps by stem.
+
+    Returns (jobs, problems): an image without a trimap, or a trimap without an image, is a
+    one-line problem rather than an exception, so the rest of the folder still runs.
+    """
+    images = list_images(image_dir)
+    trimaps = list_images(trimap_dir)
+    jobs = [MattingJob(s, images[s], trimaps[s]) for s in sorted(images) if s in trimaps]
+    problems = [f"{images[s]}: no trimap named {s}.* in {trimap_dir}"
+                for s in sorted(set(images) - set(trimaps))]
+    problems += [f"{trimaps[s]}: no image named {s}.* in {image_dir}"
+                 for s in sorted(set(trimaps) - set(images))]
+    return jobs, problems
+
+
+def _output_paths(out_dir: Path, stem: str, outputs: Sequence[str]) -> dict[str, Path]:
+    return {kind: out_dir / kind / f"{stem}.png" for kind in outputs}
+
+
+def process_job(
+    job: MattingJob,
+    estimate: AlphaEstimator,
+    out_dir: Path,
+    outputs: Sequence[str],
+    background: Background = (1.0, 1.0, 1.0),
+) -> dict[str, Path]:
+    """Read, validate, matte and write one job. Raises InputError before writing anything
+    if the inputs are unusable. Returns the written paths by kind."""
+    image = read_image(job.image)
+    trimap = read_trimap(job.trimap)
+    if image.shape[:2] != trimap.shape:
+        raise InputError(
+            f"{job.trimap}: trimap is {trimap.shape[1]}x{trimap.shape[0]} but image "
+            f"{job.image.name} is {image.shape[1]}x{image.shape[0]} (width x height)"
+        )
+    alpha = estimate(image, trimap)
+    results: dict[str, np.ndarray] = {"alpha": alpha}
+    if set(outputs) - {"alpha"}:
+        fg = estimate_foreground(image, alpha)
+        results["foreground"] = fg
+        results["cutout"] = cutout(fg, alpha)
+        if "composite" in outputs:
+            results["composite"] = composite_onto(fg, alpha, background)
+    paths = _output_paths(out_dir, job.stem, outputs)
+    for kind, path in paths.items():
+        write_png(path, results[kind])
+    return paths
+
+
+def run_jobs(
+    jobs: Iterable[MattingJob],
+    estimate: AlphaEstimator,
+    out_dir: Path,
+    outputs: Sequence[str],
+    *,
+    background: Background = (1.0, 1.0, 1.0),
+    overwrite: bool = False,
+    progress: bool = True,
+) -> RunReport:
+    """Process every job, skipping those whose outputs all exist unless ``overwrite``.
+
+    A job that fails with InputError (or an OS error while reading/writing) is recorded in the
+    report and the run continues.
+    """
+    jobs = list(jobs)
+    report = RunReport()
+    for job in tqdm(jobs, desc="matting", unit="img", disable=not progress or len(jobs) < 2):
+        paths = _output_paths(out_dir, job.stem, outputs)
+        if not overwrite and all(p.exists() for p in paths.values()):
+            report.skipped.append(job.stem)
+            continue
+        try:
+            process_job(job, estimate, out_dir, outputs, background)
+        except (InputError, OSError) as exc:
+            report.failed.append(_one_line(exc))
+            continue
+        report.written.append(job.stem)
+    return report
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
