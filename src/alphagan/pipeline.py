@@ -103,7 +103,10 @@ def process_job(
             f"{job.trimap}: trimap is {trimap.shape[1]}x{trimap.shape[0]} but image "
             f"{job.image.name} is {image.shape[1]}x{image.shape[0]} (width x height)"
         )
-    alpha = estimate(image, trimap)
+    try:
+        alpha = estimate(image, trimap)
+    except ValueError as exc:  # the estimator refuses these inputs (too small, ...)
+        raise InputError(f"{job.image}: {exc}") from None
     results: dict[str, np.ndarray] = {"alpha": alpha}
     if set(outputs) - {"alpha"}:
         fg = estimate_foreground(image, alpha)

@@ -1,0 +1,240 @@
+"""The ``alphagan`` command line: thin argument parsing over library calls.
+
+``main(argv)`` returns the exit status (0 success, 1 a file or input failed, 2 usage error),
+so tests call it in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from alphagan.errors import InputError
+
+__all__ = ["main", "build_parser"]
+
+
+def _add_matting_io(p: argparse.ArgumentParser) -> None:
+    src = p.add_argument_group("input (one image, or two folders paired by file stem)")
+    src.add_argument("--image", type=Path, help="an image file")
+    src.add_argument("--trimap", type=Path, help="its trimap (white fg, black bg, grey unknown)")
+    src.add_argument("--image-dir", type=Path, help="a folder of images")
+    src.add_argument("--trimap-dir", type=Path, help="a folder of trimaps with the same stems")
+    p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<kind>/<stem>.png")
+    p.add_argument(
+        "--outputs",
+        default="alpha,foreground,cutout,composite",
+        help="comma-separated kinds to write (default: %(default)s)",
+    )
+    p.add_argument(
+        "--background",
+        default="white",
+        help="composite background: a colour (name, #rrggbb, r,g,b) or an image file",
+    )
+    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alphagan", description="AlphaGAN natural image matting."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="estimate alpha mattes with a trained generator")
+    p.add_argument("--checkpoint", type=Path, required=True,
+                   help="generator .safetensors file (from alphagan train or save_model)")
+    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
+    _add_matting_io(p)
+
+    p = sub.add_parser("baseline", help="estimate alpha mattes with a classical method")
+    from alphagan.baselines import BASELINE_METHODS
+
+    p.add_argument("--method", choices=sorted(BASELINE_METHODS), required=True,
+                   help="cf closed-form, knn, lkm large-kernel, rw random-walk, sm shared")
+    _add_matting_io(p)
+
+    p = sub.add_parser("evaluate", help="SAD, MSE, Gradient, Connectivity (DIM MATLAB math)")
+    p.add_argument("--pred-dir", type=Path, required=True, help="predicted alphas")
+    p.add_argument("--gt-dir", type=Path, required=True, help="ground-truth alphas")
+    p.add_argument("--trimap-dir", type=Path, required=True, help="trimaps (128 = unknown)")
+    p.add_argument("--json", type=Path, help="also write the results as JSON here")
+
+    p = sub.add_parser("demo", help="matte the bundled example scene and write every output")
+    p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
+    p.add_argument("--checkpoint", type=Path,
+                   help="generator to use (default: the model shipped with the package)")
+    p.add_argument("--method", choices=sorted(BASELINE_METHODS),
+                   help="use a classical method instead of a generator")
+
+    p = sub.add_parser("trimap", help="make a trimap from an alpha matte or a binary mask")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--alpha", type=Path, help="an alpha matte (0 bg, 255 fg)")
+    src.add_argument("--mask", type=Path, help="a binary mask (non-zero = foreground)")
+    p.add_argument("--out", type=Path, required=True, help="the trimap PNG to write")
+    p.add_argument("--erode", type=int, default=10, help="pixels of foreground made unknown")
+    p.add_argument("--dilate", type=int, default=10, help="pixels of background made unknown")
+    return parser
+
+
+def _error(message: str) -> int:
+    print(f"alphagan: error: {' '.join(message.split())}", file=sys.stderr)
+    return 1
+
+
+def _background(text: str) -> tuple[float, float, float] | np.ndarray:
+    from alphagan.foreground import parse_color
+    from alphagan.io import read_image
+
+    if Path(text).is_file():
+        return read_image(text)
+    try:
+        return parse_color(text)
+    except ValueError as exc:
+        raise InputError(f"--background {text}: not a file, and {exc}") from None
+
+
+def _run_matting(args: argparse.Namespace, estimate) -> int:
+    from alphagan.pipeline import MattingJob, pair_folders, parse_outputs, run_jobs
+
+    single = args.image is not None or args.trimap is not None
+    folder = args.image_dir is not None or args.trimap_dir is not None
+    if single == folder or (single and not (args.image and args.trimap)) or (
+        folder and not (args.image_dir and args.trimap_dir)
+    ):
+        return _usage("give either --image and --trimap, or --image-dir and --trimap-dir")
+    try:
+        outputs = parse_outputs(args.outputs)
+    except ValueError as exc:
+        return _usage(f"--outputs: {exc}")
+    background = _background(args.background) if "composite" in outputs else (1.0, 1.0, 1.0)
+    problems: list[str] = []
+    if single:
+        jobs = [MattingJob(args.image.stem, args.image, args.trimap)]
+    else:
+        jobs, problems = pair_folders(args.image_dir, args.trimap_dir)
+    report = run_jobs(jobs, estimate, args.out, outputs, background=background,
+                      overwrite=args.overwrite, progress=not args.quiet)
+    failed = problems + report.failed
+    if single and failed:
+        return _error(failed[0])
+    print(f"wrote {len(report.written)} image(s) to {args.out}", file=sys.stderr)
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} whose outputs exist (use --overwrite to redo): "
+              f"{', '.join(report.skipped)}", file=sys.stderr)
+    if failed:
+        print(f"alphagan: {len(failed)} file(s) failed:", file=sys.stderr)
+        for line in failed:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _usage(message: str) -> int:
+    print(f"alphagan: usage error: {message}", file=sys.stderr)
+    return 2
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    import torch
+
+    from alphagan.checkpoint import load_model
+    from alphagan.inference import predict_alpha
+
+    try:
+        device = torch.device(args.device)
+    except RuntimeError:
+        return _usage(f"--device: not a torch device: {args.device!r}")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        return _error("--device cuda: no CUDA device is available on this machine")
+    model = load_model(args.checkpoint, map_location=device)
+    return _run_matting(args, lambda image, trimap: predict_alpha(model, image, trimap))
+
+
+def _cmd_baseline(args: argparse.Namespace) -> int:
+    from alphagan.baselines import estimate_alpha_baseline
+
+    return _run_matting(
+        args, lambda image, trimap: estimate_alpha_baseline(args.method, image, trimap)
+    )
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from alphagan.evaluate import evaluate_folders, format_table
+
+    result = evaluate_folders(args.pred_dir, args.gt_dir, args.trimap_dir)
+    print(format_table(result))
+    if args.json:
+        from alphagan.atomic import write_text_atomic
+
+        write_text_atomic(args.json, json.dumps(result.to_json(), indent=2) + "\n")
+    return 0
+
+
+def _cmd_trimap(args: argparse.Namespace) -> int:
+    from alphagan.io import read_alpha, read_grey, write_png
+    from alphagan.trimap import trimap_from_alpha, trimap_from_mask, trimap_to_uint8
+
+    if args.erode < 0 or args.dilate < 0:
+        return _usage("--erode and --dilate must be >= 0")
+    if args.alpha is not None:
+        trimap = trimap_from_alpha(read_alpha(args.alpha), erode=args.erode, dilate=args.dilate)
+    else:
+        trimap = trimap_from_mask(read_grey(args.mask) > 0, erode=args.erode, dilate=args.dilate)
+    write_png(args.out, trimap_to_uint8(trimap))
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from alphagan.baselines import estimate_alpha_baseline
+    from alphagan.checkpoint import default_checkpoint
+    from alphagan.demo import run_demo
+
+    checkpoint = args.checkpoint or (None if args.method else default_checkpoint())
+    if checkpoint is not None:
+        from alphagan.checkpoint import load_model
+        from alphagan.inference import predict_alpha
+
+        model = load_model(checkpoint)
+        run_demo(args.out, lambda i, t: predict_alpha(model, i, t), f"AlphaGAN ({checkpoint.name})")
+        return 0
+    method = args.method or "cf"
+    if not args.method:
+        print("no trained generator ships with this build; using closed-form matting",
+              file=sys.stderr)
+    run_demo(args.out, lambda i, t: estimate_alpha_baseline(method, i, t), f"baseline {method}")
+    return 0
+
+
+_COMMANDS = {
+    "predict": _cmd_predict,
+    "baseline": _cmd_baseline,
+    "evaluate": _cmd_evaluate,
+    "trimap": _cmd_trimap,
+    "demo": _cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits on --help and usage errors
+        return int(exc.code or 0)
+    try:
+        return _COMMANDS[args.command](args)
+    except InputError as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        return _error("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
