@@ -78,3 +78,14 @@ def test_clamp_known_and_composites_share_f_and_b() -> None:
     # a perfect prediction in the unknown region gives a fake identical to the real one
     assert torch.allclose(real, fake)
     assert torch.allclose(real, gt * fg + (1 - gt) * bg)
+
+
+def test_batch_loss_is_the_mean_of_sample_losses() -> None:
+    """What makes a DDP split of the batch give the same gradients as one process."""
+    pred, gt = torch.rand(2, 1, 6, 6), torch.rand(2, 1, 6, 6)
+    trimap = torch.full((2, 1, 6, 6), 0.5)
+    trimap[0, :, :4] = 1.0  # the two samples have different unknown areas
+    whole = alpha_prediction_loss(pred, gt, trimap)
+    halves = [alpha_prediction_loss(pred[i : i + 1], gt[i : i + 1], trimap[i : i + 1])
+              for i in range(2)]
+    assert whole.item() == pytest.approx((halves[0] + halves[1]).item() / 2, rel=1e-6)

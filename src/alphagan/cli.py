@@ -65,6 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trimap-dir", type=Path, required=True, help="trimaps (128 = unknown)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
 
+    p = sub.add_parser("train", help="train AlphaGAN (one CPU, one GPU, or torchrun)")
+    p.add_argument("--config", type=Path, help="YAML config (see configs/)")
+    p.add_argument("--out", type=Path, required=True, help="run folder")
+    p.add_argument("--steps", type=int, help="train until this step (overrides the config)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue RUN from its latest checkpoint (its own config.yaml)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field, e.g. --set optim.lr_g=1e-4 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     p = sub.add_parser("demo", help="matte the bundled example scene and write every output")
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     p.add_argument("--checkpoint", type=Path,
@@ -191,6 +201,28 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from alphagan.training.config import load_config
+    from alphagan.training.loop import train
+
+    overrides = list(args.overrides)
+    if args.steps is not None:
+        overrides.append(f"steps={args.steps}")
+    run_config = args.out / "config.yaml"
+    if args.resume and run_config.is_file():
+        if args.config is not None:
+            print(f"resuming: using the run's own {run_config}, not {args.config}",
+                  file=sys.stderr)
+        config = load_config(run_config, overrides)
+    elif args.config is not None:
+        config = load_config(args.config, overrides)
+    else:
+        return _usage("give --config FILE (or --resume for a run that has a config.yaml)")
+    train(config, args.out, resume=args.resume, progress=not args.quiet)
+    print(f"done: {args.out / 'generator.safetensors'}", file=sys.stderr)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from alphagan.baselines import estimate_alpha_baseline
     from alphagan.checkpoint import default_checkpoint
@@ -218,6 +250,7 @@ _COMMANDS = {
     "evaluate": _cmd_evaluate,
     "trimap": _cmd_trimap,
     "demo": _cmd_demo,
+    "train": _cmd_train,
 }
 
 

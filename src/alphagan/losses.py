@@ -62,17 +62,25 @@ def make_composites(
 
 
 def _masked_charbonnier(diff: torch.Tensor, mask: torch.Tensor, eps: float) -> torch.Tensor:
-    """Mean of ``sqrt(diff^2 + eps^2)`` over the mask (broadcast over channels)."""
+    """``sqrt(diff^2 + eps^2)`` averaged over each sample's masked elements, then over the batch.
+
+    Per-sample averaging makes the loss of a batch the mean of its samples' losses, so a
+    batch split across processes (DDP averages gradients) gives the same gradient as the
+    whole batch in one process.
+    """
     mask = mask.expand_as(diff)
-    per_pixel = torch.sqrt(diff.square() + eps * eps)
-    # clamp_min: a batch whose trimaps have no unknown pixel gives 0, not NaN.
-    return (per_pixel * mask).sum() / mask.sum().clamp_min(1.0)
+    per_pixel = torch.sqrt(diff.square() + eps * eps) * mask
+    dims = tuple(range(1, diff.ndim))
+    # clamp_min: a sample whose trimap has no unknown pixel contributes 0, not NaN.
+    per_sample = per_pixel.sum(dim=dims) / mask.sum(dim=dims).clamp_min(1.0)
+    return per_sample.mean()
 
 
 def alpha_prediction_loss(
     alpha_pred: torch.Tensor, alpha_gt: torch.Tensor, trimap: torch.Tensor, eps: float = EPS
 ) -> torch.Tensor:
-    """DIM's alpha loss: ``sqrt((a_p - a_g)^2 + eps^2)`` averaged over unknown pixels."""
+    """DIM's alpha loss: ``sqrt((a_p - a_g)^2 + eps^2)`` averaged over unknown pixels
+    (per sample, then over the batch)."""
     return _masked_charbonnier(alpha_pred - alpha_gt, unknown_region(trimap), eps)
 
 

@@ -1,0 +1,163 @@
+"""Tests for alphagan.evaluate: folder pairing, file decoding, the JSON shape and the table."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from alphagan.errors import InputError
+from alphagan.evaluate import (
+    EvaluationResult,
+    evaluate_folders,
+    format_table,
+)
+from alphagan.metrics import compute_all
+
+SHAPE = (6, 8)  # (H, W)
+
+
+def make_case(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pred, gt, trimap) uint8 arrays with an unknown band in the middle columns."""
+    rng = np.random.default_rng(seed)
+    trimap = np.full(SHAPE, 128, np.uint8)
+    trimap[:, :2] = 0
+    trimap[:, -2:] = 255
+    gt = rng.integers(0, 256, SHAPE, dtype=np.uint8)
+    gt[trimap == 0] = 0
+    gt[trimap == 255] = 255
+    pred = rng.integers(0, 256, SHAPE, dtype=np.uint8)
+    return pred, gt, trimap
+
+
+@pytest.fixture()
+def folders(tmp_path: Path) -> tuple[Path, Path, Path, dict]:
+    """pred/ gt/ trimap/ with stems a, b, c in the formats users bring."""
+    dirs = tuple(tmp_path / name for name in ("pred", "gt", "trimap"))
+    for d in dirs:
+        d.mkdir()
+    pred_dir, gt_dir, trimap_dir = dirs
+    arrays = {}
+    for i, stem in enumerate(["b", "a", "c"]):
+        pred, gt, trimap = make_case(i)
+        arrays[stem] = (pred, gt, trimap)
+        Image.fromarray(pred, "L").save(pred_dir / f"{stem}.png")
+        # ground truth as RGB with equal channels, like alphamatting.com
+        Image.fromarray(np.stack([gt] * 3, axis=-1), "RGB").save(gt_dir / f"{stem}.png")
+        # trimap as a palette image with slightly off grey levels, upper-case extension
+        off = trimap.copy()
+        off[off == 128] = 127
+        off[off == 255] = 250
+        Image.fromarray(off, "L").convert("P").save(trimap_dir / f"{stem}.PNG")
+    (pred_dir / "notes.txt").write_text("not an image")  # ignored
+    return pred_dir, gt_dir, trimap_dir, arrays
+
+
+def test_pairs_by_stem_and_scores_every_image(folders) -> None:
+    pred_dir, gt_dir, trimap_dir, arrays = folders
+    result = evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    assert sorted(result.per_image) == ["a", "b", "c"]
+    for stem, (pred, gt, trimap) in arrays.items():
+        assert result.per_image[stem] == compute_all(pred, gt, trimap)
+    for key in ("sad", "mse", "grad", "conn"):
+        values = [result.per_image[s][key] for s in "abc"]
+        assert result.mean[key] == pytest.approx(sum(values) / 3, rel=1e-12)
+
+
+def test_to_json_shape(folders) -> None:
+    result = evaluate_folders(*folders[:3])
+    data = json.loads(json.dumps(result.to_json()))
+    assert set(data) == {"mean", "per_image"}
+    assert list(data["mean"]) == ["sad", "mse", "grad", "conn"]
+    assert list(data["per_image"]) == ["a", "b", "c"]
+    for scores in data["per_image"].values():
+        assert list(scores) == ["sad", "mse", "grad", "conn"]
+        assert all(isinstance(v, float) for v in scores.values())
+
+
+def test_format_table() -> None:
+    result = EvaluationResult(
+        per_image={
+            "zebra_long_name": {"sad": 12.345, "mse": 0.0123456, "grad": 3.0, "conn": 11.111},
+            "apple": {"sad": 1.0, "mse": 0.5, "grad": 2.5, "conn": 0.004},
+        },
+        mean={"sad": 6.6725, "mse": 0.2561728, "grad": 2.75, "conn": 5.5575},
+    )
+    lines = format_table(result).splitlines()
+    assert lines[0].split() == ["image", "SAD", "MSE", "Grad", "Conn"]
+    names = [line.split()[0] for line in lines if not line.startswith("-")]
+    assert names == ["image", "apple", "zebra_long_name", "mean"]
+    assert lines[2].split() == ["apple", "1.00", "0.50000", "2.50", "0.00"]
+    assert lines[3].split() == ["zebra_long_name", "12.35", "0.01235", "3.00", "11.11"]
+    assert lines[-1].split() == ["mean", "6.67", "0.25617", "2.75", "5.56"]
+    assert len({len(line) for line in lines}) == 1  # fixed width
+
+
+def test_unmatched_files_are_all_listed(folders) -> None:
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    (gt_dir / "a.png").unlink()
+    Image.fromarray(np.zeros(SHAPE, np.uint8)).save(pred_dir / "extra.png")
+    with pytest.raises(InputError) as info:
+        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    message = str(info.value)
+    # a: present as pred and trimap, missing from gt; extra: only in pred
+    assert f"{pred_dir / 'a.png'} (pred): no a.* in the gt folder {gt_dir}" in message
+    assert f"{trimap_dir / 'a.PNG'} (trimap): no a.* in the gt folder {gt_dir}" in message
+    assert f"{pred_dir / 'extra.png'} (pred)" in message
+    assert f"the gt folder {gt_dir}, the trimap folder {trimap_dir}" in message
+    assert "b.png" not in message
+
+
+def test_missing_and_empty_folders(tmp_path: Path, folders) -> None:
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    with pytest.raises(InputError, match="nowhere: no such folder"):
+        evaluate_folders(pred_dir, tmp_path / "nowhere", trimap_dir)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("")
+    with pytest.raises(InputError, match="trimap folder .*empty holds no images"):
+        evaluate_folders(pred_dir, gt_dir, empty)
+
+
+def test_two_files_with_one_stem(folders) -> None:
+    pred_dir, gt_dir, trimap_dir, arrays = folders
+    Image.fromarray(arrays["a"][0]).save(pred_dir / "a.bmp")
+    with pytest.raises(InputError, match=r"two images share the stem 'a': a\.bmp and a\.png"):
+        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+
+
+def test_size_mismatch_names_the_files(folders) -> None:
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    Image.fromarray(np.zeros((6, 9), np.uint8)).save(pred_dir / "b.png")
+    with pytest.raises(InputError, match="sizes differ") as info:
+        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    assert f"{pred_dir / 'b.png'} is 9x6" in str(info.value)
+    assert f"{gt_dir / 'b.png'} is 8x6" in str(info.value)
+
+
+def test_undecodable_file_is_named(folders) -> None:
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    (pred_dir / "c.png").write_bytes(b"not a png at all")
+    with pytest.raises(InputError, match=r"c\.png: cannot decode"):
+        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+
+
+def test_trimap_without_unknown_pixels_names_the_file(folders) -> None:
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    Image.fromarray(np.zeros(SHAPE, np.uint8)).save(trimap_dir / "a.PNG")
+    with pytest.raises(InputError, match=r"a\.PNG: .*no unknown"):
+        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+
+
+def test_16_bit_prediction_scores_like_8_bit(folders) -> None:
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    before = evaluate_folders(pred_dir, gt_dir, trimap_dir).per_image["a"]
+    pred8 = np.asarray(Image.open(pred_dir / "a.png"))
+    (pred_dir / "a.png").unlink()
+    Image.fromarray(pred8.astype(np.uint16) * 257).save(pred_dir / "a.png")
+    after = evaluate_folders(pred_dir, gt_dir, trimap_dir).per_image["a"]
+    for key in before:
+        assert after[key] == pytest.approx(before[key], rel=1e-9)
