@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 
 # pymatting compiles its numba kernels on first use (about a minute); do it once, up front.
 $(VENV)/.warm: $(VENV)/.installed
-	$(BIN)/python -c "import numpy as np, pymatting as pm; i=np.random.rand(8,8,3); t=np.full((8,8),.5); t[0]=0; t[-1]=1; pm.estimate_alpha_cf(i,t); pm.estimate_alpha_knn(i,t); pm.estimate_alpha_lkm(i,t); pm.estimate_alpha_rw(i,t); pm.estimate_alpha_sm(i,t); pm.estimate_foreground_ml(i,t)"
+	$(BIN)/python -c "import numpy as np, pymatting as pm; i=np.random.rand(48,48,3); t=np.full((48,48),.5); t[0]=0; t[-1]=1; pm.estimate_alpha_cf(i,t); pm.estimate_alpha_knn(i,t); pm.estimate_alpha_lkm(i,t); pm.estimate_alpha_rw(i,t); pm.estimate_alpha_sm(i,t); pm.estimate_foreground_ml(i,t)"
 	touch $@
 
 warm: $(VENV)/.warm

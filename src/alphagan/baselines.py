@@ -27,9 +27,9 @@ def estimate_alpha_baseline(method: str, image: np.ndarray, trimap: np.ndarray) 
     """
     if method not in BASELINE_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(BASELINE_METHODS)}")
-    if method == "lkm" and min(trimap.shape) < 2 * _LKM_RADIUS + 1:
-        # pymatting's box filter would fail with a bare AssertionError deep inside
-        raise ValueError(f"lkm needs an image of at least {2 * _LKM_RADIUS + 1} pixels a side")
+    if method == "lkm" and min(trimap.shape) < 4 * _LKM_RADIUS + 1:
+        # pymatting's nested box filters would fail with a bare AssertionError deep inside
+        raise ValueError(f"lkm needs an image of at least {4 * _LKM_RADIUS + 1} pixels a side")
     import pymatting  # slow to import (numba); only when a baseline actually runs
 
     fn = getattr(pymatting, BASELINE_METHODS[method])
