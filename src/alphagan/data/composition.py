@@ -1,0 +1,370 @@
+"""On-the-fly training composites: the Deep Image Matting (DIM) recipe.
+
+Every sample pastes one foreground (colour F + alpha) onto a background photo B::
+
+    image = alpha * F + (1 - alpha) * B
+
+computed in float32 from exactly the ``fg``, ``bg`` and ``alpha`` tensors the sample returns,
+so the discriminator's real composite (ground-truth alpha) and fake composite (predicted alpha)
+can be rebuilt from the same tensors at the same resolution (SPEC, "Discriminator").
+
+Per sample (all randomness from one generator seeded by ``(seed, epoch, index)``):
+
+1. foreground ``index % len(items)``; images whose short side is below ``crop_size`` are first
+   upscaled so that it equals ``crop_size``;
+2. a square of side ``choice(crop_choices)`` (clamped to the image) centred on a random unknown
+   pixel (0 < alpha < 1), shifted to stay inside the image; a random square if there is none;
+3. resized to ``crop_size`` (``INTER_AREA`` when shrinking, ``INTER_LINEAR`` otherwise);
+4. a random horizontal flip (foreground and alpha together; the background is not flipped);
+5. a background: a random square of the photo's short side (the photo resized to cover the
+   crop, keeping its aspect, at a random position), resized to ``crop_size``;
+6. a trimap from the final alpha: known foreground = ``alpha >= 1`` eroded, known background =
+   outside ``alpha > 0`` dilated, each by an elliptical kernel whose side (pixels, at
+   ``crop_size`` resolution) is a random integer in ``trimap_kernel`` (inclusive), so every
+   pixel with 0 < alpha < 1 is unknown.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from alphagan.errors import InputError
+from alphagan.io import read_alpha, read_image
+
+__all__ = ["ForegroundItem", "CompositionDataset", "DEFAULT_DECODE_CACHE_BYTES"]
+
+# Budget of decoded arrays kept per process (each DataLoader worker holds its own cache).
+# 8-bit sources are kept as uint8 (an 800x600 foreground + alpha is about 1.9 MB), so 1 GiB
+# holds every alphamatting.com image, or about 130 Composition-1k foregrounds of 2000x1500.
+DEFAULT_DECODE_CACHE_BYTES = 1 << 30
+
+# Float alphas (16-bit sources) that come within this of 0 or 1 after resampling are snapped,
+# so resampling noise (1.0 -> 0.99999994) does not turn a solid region into "unknown".
+_SNAP = 1e-5
+
+
+@dataclass(frozen=True)
+class ForegroundItem:
+    """One training foreground: an alpha matte and where its colours come from.
+
+    ``fg``: the foreground colour image (same size as ``alpha``). Datasets that ship only a
+    photo and its alpha set ``image`` instead; :func:`alphagan.data.prepare_foregrounds`
+    estimates ``fg`` from them once and caches it.
+    """
+
+    name: str
+    alpha: Path
+    fg: Path | None = None
+    image: Path | None = None
+
+
+class _Decoded(NamedTuple):
+    """A foreground ready for cropping; arrays are uint8 (8-bit sources) or float32 in [0, 1]."""
+
+    fg: np.ndarray  # (H, W, 3)
+    alpha: np.ndarray  # (H, W)
+    unknown: np.ndarray  # flat indices of the pixels with 0 < alpha < 1, int32 or int64
+
+
+class _LRUCache:
+    """Least-recently-used cache of decoded arrays, bounded by their total ``nbytes``.
+
+    Lives inside the dataset object, so each DataLoader worker process has its own copy (forked
+    workers start with whatever the parent had decoded). Entries larger than the whole budget
+    are returned but not kept.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: Hashable, load: Callable[[], Any], size: Callable[[Any], int]) -> Any:
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            return entry[0]
+        value = load()
+        nbytes = size(value)
+        if nbytes <= self.max_bytes:
+            self._entries[key] = (value, nbytes)
+            self._bytes += nbytes
+            while self._bytes > self.max_bytes:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+        return value
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class CompositionDataset(Dataset):
+    """DIM-style composites made on the fly from foregrounds and background photos.
+
+    Args:
+        items: the foregrounds. Items without ``fg`` (photo + alpha only) are resolved at
+            construction with :func:`~alphagan.data.prepare_foregrounds` (estimated once,
+            cached as PNG under ``cache_dir``); do it yourself beforehand to control progress
+            output and the cache location.
+        backgrounds: background photo files; one is drawn at random for every sample.
+        crop_size: side S of the returned square samples.
+        crop_choices: sides of the square cut from the (possibly upscaled) foreground before
+            it is resized to S; clamped to the image's short side.
+        trimap_kernel: inclusive range of the elliptical kernel side (pixels at S resolution)
+            for the random erosion of the known foreground and dilation of the unknown band.
+        flip: random horizontal flip of foreground and alpha.
+        length: samples per epoch; ``None`` means ``len(items)`` (one composite per
+            foreground). DIM's epoch of 431 foregrounds x 100 backgrounds is
+            ``length=100 * len(items)``. Index ``i`` uses foreground ``i % len(items)``.
+        seed: base seed; sample ``i`` of epoch ``e`` depends only on ``(seed, e, i)``.
+        cache_dir: foreground cache folder for items without ``fg`` (default
+            ``~/.cache/alphagan/foregrounds``).
+        decode_cache_bytes: per-process budget for decoded foregrounds and backgrounds.
+
+    Each sample is a dict of float32 tensors in [0, 1]: ``image``, ``fg``, ``bg`` (3, S, S),
+    ``alpha`` (1, S, S) and ``trimap`` (1, S, S) with values {0, 0.5, 1}.
+
+    Call :meth:`set_epoch` before each epoch. The epoch lives in shared memory, so the call
+    reaches DataLoader workers that already exist (``persistent_workers=True``).
+    """
+
+    def __init__(
+        self,
+        items: Sequence[ForegroundItem],
+        backgrounds: Sequence[Path],
+        *,
+        crop_size: int = 320,
+        crop_choices: Sequence[int] = (320, 480, 640),
+        trimap_kernel: tuple[int, int] = (1, 30),
+        flip: bool = True,
+        length: int | None = None,
+        seed: int = 0,
+        cache_dir: Path | None = None,
+        decode_cache_bytes: int = DEFAULT_DECODE_CACHE_BYTES,
+    ) -> None:
+        if not items:
+            raise ValueError("CompositionDataset needs at least one foreground item")
+        if not backgrounds:
+            raise ValueError("CompositionDataset needs at least one background")
+        if int(crop_size) < 1:
+            raise ValueError(f"crop_size must be >= 1, got {crop_size}")
+        if not crop_choices or any(int(c) < 1 for c in crop_choices):
+            raise ValueError(f"crop_choices must be positive sides, got {tuple(crop_choices)}")
+        low, high = (int(k) for k in trimap_kernel)
+        if not 1 <= low <= high:
+            raise ValueError(f"trimap_kernel must be (low, high) with 1 <= low <= high, "
+                             f"got {tuple(trimap_kernel)}")
+        if length is not None and int(length) < 1:
+            raise ValueError(f"length must be >= 1, got {length}")
+
+        if any(item.fg is None for item in items):
+            # Import here: foreground_cache imports this module (for ForegroundItem).
+            from alphagan.data.foreground_cache import prepare_foregrounds
+
+            items = prepare_foregrounds(items, cache_dir)
+        self.items: tuple[ForegroundItem, ...] = tuple(items)
+        self.backgrounds: tuple[Path, ...] = tuple(Path(b) for b in backgrounds)
+        self.crop_size = int(crop_size)
+        self.crop_choices: tuple[int, ...] = tuple(int(c) for c in crop_choices)
+        self.trimap_kernel = (low, high)
+        self.flip = bool(flip)
+        self.length = len(self.items) if length is None else int(length)
+        self.seed = int(seed)
+        # A shared-memory scalar: set_epoch in the main process is seen by every worker.
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self._cache = _LRUCache(int(decode_cache_bytes))
+        self._kernels: dict[int, np.ndarray] = {}
+
+    # ----------------------------------------------------------------------------------------
+    # Epochs and indexing
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the random stream of ``epoch`` (call before iterating a DataLoader)."""
+        self._epoch.fill_(int(epoch))
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.item())
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        index = int(index)
+        if not 0 <= index < self.length:
+            raise IndexError(f"index {index} out of range for {self.length} samples")
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, index]))
+        return self.sample(index, rng)
+
+    def sample(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """Build the composite for foreground ``index % len(items)`` with randomness ``rng``."""
+        size = self.crop_size
+        fg, alpha = self._crop_foreground(self._foreground(index % len(self.items)), rng)
+        # Drawn even when flipping is off, so flip=True/False share the rest of the stream.
+        if rng.random() < 0.5 and self.flip:
+            fg, alpha = fg[:, ::-1], alpha[:, ::-1]
+        bg = self._crop_background(int(rng.integers(len(self.backgrounds))), rng)
+
+        alpha_is_8bit = alpha.dtype == np.uint8  # then its values are exactly k/255
+        fg = _to_float(fg)  # (S, S, 3)
+        bg = _to_float(bg)  # (S, S, 3)
+        alpha = _to_float(alpha)  # (S, S)
+        if not alpha_is_8bit:
+            np.clip(alpha, 0.0, 1.0, out=alpha)
+            alpha[alpha < _SNAP] = 0.0
+            alpha[alpha > 1.0 - _SNAP] = 1.0
+        trimap = self._random_trimap(alpha, rng)
+
+        a = alpha[:, :, None]
+        image = a * fg + (1.0 - a) * bg  # float32 throughout
+        np.clip(image, 0.0, 1.0, out=image)  # only rounding (1 + 1 ulp) is ever clipped
+        assert image.shape == (size, size, 3)
+        return {
+            "image": _chw(image),
+            "fg": _chw(fg),
+            "bg": _chw(bg),
+            "alpha": torch.from_numpy(alpha[None].copy()),
+            "trimap": torch.from_numpy(trimap[None]),
+        }
+
+    # ----------------------------------------------------------------------------------------
+    # Foregrounds
+
+    def _foreground(self, i: int) -> _Decoded:
+        return self._cache.get(("fg", i), lambda: self._decode_foreground(i), _decoded_nbytes)
+
+    def _decode_foreground(self, i: int) -> _Decoded:
+        item = self.items[i]
+        assert item.fg is not None  # resolved in __init__
+        fg = _compact(read_image(item.fg))
+        alpha = _compact(read_alpha(item.alpha))
+        if fg.shape[:2] != alpha.shape:
+            raise InputError(
+                f"{item.fg}: foreground is {fg.shape[1]}x{fg.shape[0]} but its alpha "
+                f"{item.alpha} is {alpha.shape[1]}x{alpha.shape[0]}"
+            )
+        height, width = alpha.shape
+        if min(height, width) < self.crop_size:
+            # Upscale once (and cache the result): short side becomes exactly crop_size.
+            scale = self.crop_size / min(height, width)
+            new_w = max(self.crop_size, round(width * scale))
+            new_h = max(self.crop_size, round(height * scale))
+            fg = cv2.resize(fg, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+            alpha = cv2.resize(alpha, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+        if alpha.dtype == np.uint8:
+            soft = (alpha > 0) & (alpha < 255)
+        else:
+            soft = (alpha >= _SNAP) & (alpha <= 1.0 - _SNAP)
+        unknown = np.flatnonzero(soft)
+        if alpha.size < 2**31:
+            unknown = unknown.astype(np.int32)  # halves the cache footprint of hairy mattes
+        return _Decoded(fg, alpha, unknown)
+
+    def _crop_foreground(
+        self, decoded: _Decoded, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A square around a random unknown pixel, resized to (S, S); arrays keep their dtype."""
+        height, width = decoded.alpha.shape
+        side = min(int(rng.choice(self.crop_choices)), height, width)
+        if decoded.unknown.size:
+            y, x = divmod(int(decoded.unknown[rng.integers(decoded.unknown.size)]), width)
+            top = min(max(y - side // 2, 0), height - side)
+            left = min(max(x - side // 2, 0), width - side)
+        else:  # a fully opaque / binary matte: nothing to centre on
+            top = int(rng.integers(height - side + 1))
+            left = int(rng.integers(width - side + 1))
+        fg = decoded.fg[top : top + side, left : left + side]
+        alpha = decoded.alpha[top : top + side, left : left + side]
+        return _resize_square(fg, self.crop_size), _resize_square(alpha, self.crop_size)
+
+    # ----------------------------------------------------------------------------------------
+    # Backgrounds and trimaps
+
+    def _crop_background(self, j: int, rng: np.random.Generator) -> np.ndarray:
+        """Random (S, S) view of background ``j`` resized to cover it, aspect kept."""
+        bg = self._cache.get(
+            ("bg", j), lambda: _compact(read_image(self.backgrounds[j])), lambda a: a.nbytes
+        )
+        height, width = bg.shape[:2]
+        # Scaling the photo so its short side is S and cutting an S x S square equals cutting
+        # a short-side square from the original and resizing it: cheaper for big photos.
+        side = min(height, width)
+        top = int(rng.integers(height - side + 1))
+        left = int(rng.integers(width - side + 1))
+        return _resize_square(bg[top : top + side, left : left + side], self.crop_size)
+
+    def _random_trimap(self, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """float32 (S, S) {0, 0.5, 1}: eroded ``alpha >= 1``, outside dilated ``alpha > 0``."""
+        low, high = self.trimap_kernel
+        erode_side = int(rng.integers(low, high, endpoint=True))
+        dilate_side = int(rng.integers(low, high, endpoint=True))
+        fg = (alpha >= 1.0).view(np.uint8)
+        maybe_fg = (alpha > 0.0).view(np.uint8)
+        if erode_side > 1:
+            # OpenCV's default border leaves the outside neutral: the crop edge does not erode.
+            fg = cv2.erode(fg, self._kernel(erode_side))
+        if dilate_side > 1:
+            maybe_fg = cv2.dilate(maybe_fg, self._kernel(dilate_side))
+        trimap = np.full(alpha.shape, 0.5, dtype=np.float32)
+        trimap[maybe_fg == 0] = 0.0
+        trimap[fg != 0] = 1.0  # eroded fg lies inside alpha > 0, so never in the background
+        return trimap
+
+    def _kernel(self, side: int) -> np.ndarray:
+        kernel = self._kernels.get(side)
+        if kernel is None:
+            kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+            self._kernels[side] = kernel
+        return kernel
+
+
+# --------------------------------------------------------------------------------------------
+# Array helpers
+
+
+def _compact(array: np.ndarray) -> np.ndarray:
+    """float32 [0, 1] -> uint8 when it holds exactly k/255 values (8-bit files), else as is.
+
+    uint8 takes a quarter of the memory in the decode cache and resizes several times faster.
+    """
+    scaled = array * np.float32(255.0)
+    levels = np.rint(scaled)
+    if float(np.max(np.abs(scaled - levels), initial=0.0)) < 1e-3:
+        return levels.astype(np.uint8)
+    return array
+
+
+def _to_float(array: np.ndarray) -> np.ndarray:
+    """uint8 -> float32 k/255 (exactly as ``read_image`` gives it); float32 -> a C copy."""
+    if array.dtype == np.uint8:
+        return array.astype(np.float32) / np.float32(255.0)
+    return np.array(array, dtype=np.float32, order="C")
+
+
+def _resize_square(array: np.ndarray, size: int) -> np.ndarray:
+    side = array.shape[0]
+    if side == size:
+        return array
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    return cv2.resize(array, (size, size), interpolation=interpolation)
+
+
+def _decoded_nbytes(decoded: _Decoded) -> int:
+    return decoded.fg.nbytes + decoded.alpha.nbytes + decoded.unknown.nbytes
+
+
+def _chw(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))

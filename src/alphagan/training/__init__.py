@@ -1,0 +1,1 @@
+"""AlphaGAN training: config, data wiring, the GAN step and the loop (``alphagan train``)."""

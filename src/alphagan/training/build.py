@@ -1,0 +1,68 @@
+"""Build models, optimisers and LR schedules from a :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import torch
+from torch import nn
+
+from alphagan.models import AlphaGANGenerator, PatchDiscriminator, load_backbone_weights
+from alphagan.training.config import ModelConfig, OptimConfig
+
+__all__ = ["build_models", "build_optimizers", "build_schedulers", "lr_factor"]
+
+
+def build_models(config: ModelConfig, *, verbose: bool = True) -> tuple[AlphaGANGenerator,
+                                                                         PatchDiscriminator]:
+    """The generator (with ImageNet backbone weights if configured) and the discriminator."""
+    generator = AlphaGANGenerator(config.generator)
+    if config.backbone_weights:
+        report = load_backbone_weights(generator, config.backbone_weights)
+        if verbose:
+            print(f"backbone: loaded {len(report.loaded)} tensors from "
+                  f"{config.backbone_weights}; unused: {', '.join(report.unused) or 'none'}",
+                  file=sys.stderr)
+    discriminator = PatchDiscriminator(
+        in_channels=4, base_channels=config.disc_channels, n_layers=config.disc_layers,
+        norm=config.disc_norm,
+    )
+    return generator, discriminator
+
+
+def build_optimizers(generator: nn.Module, discriminator: nn.Module,
+                     config: OptimConfig) -> tuple[torch.optim.Adam, torch.optim.Adam]:
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas,
+                             weight_decay=config.weight_decay)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas,
+                             weight_decay=config.weight_decay)
+    return opt_g, opt_d
+
+
+def lr_factor(step: int, total_steps: int, config: OptimConfig) -> float:
+    """Multiplier of the initial LR after ``step`` iterations (warm-up, then the schedule).
+
+    Stepped per iteration, never per epoch (an earlier reimplementation's 500-epoch warm-up
+    trained at a tiny LR throughout).
+    """
+    if config.warmup_steps and step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return 1.0
+    span = max(1, total_steps - config.warmup_steps)
+    progress = min(1.0, max(0.0, (step - config.warmup_steps) / span))
+    floor = config.min_lr_ratio
+    if config.schedule == "cosine":
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+    return floor + (1 - floor) * (1 - progress) ** 0.9  # poly, DeepLab's power 0.9
+
+
+def build_schedulers(opt_g: torch.optim.Optimizer, opt_d: torch.optim.Optimizer,
+                     config: OptimConfig, total_steps: int
+                     ) -> tuple[torch.optim.lr_scheduler.LambdaLR, torch.optim.lr_scheduler.LambdaLR]:
+    def fn(step: int) -> float:
+        return lr_factor(step, total_steps, config)
+
+    return (torch.optim.lr_scheduler.LambdaLR(opt_g, fn),
+            torch.optim.lr_scheduler.LambdaLR(opt_d, fn))

@@ -1,0 +1,150 @@
+"""The training config: what ``alphagan train --config FILE`` reads.
+
+Every field has a default; a YAML file sets what differs. Paths are resolved against the
+current directory when the run starts and written absolute into the run's ``config.yaml``,
+so ``--resume`` works from anywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from alphagan.config import apply_overrides, from_dict, load_yaml
+from alphagan.models import GeneratorConfig
+
+__all__ = [
+    "SourceConfig",
+    "DataConfig",
+    "ModelConfig",
+    "OptimConfig",
+    "LossConfig",
+    "TrainConfig",
+    "load_config",
+    "resolve_paths",
+]
+
+Layout = Literal["comp1k", "distinctions646", "am2k", "p3m10k", "ppm100", "alphamatting", "folder"]
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One dataset on disk. ``folder`` takes image_dir/alpha_dir (+ fg_dir, trimap_dir)."""
+
+    layout: Layout
+    root: str = ""
+    names: tuple[str, ...] = ()  # keep only these stems (empty: all)
+    exclude: tuple[str, ...] = ()  # drop these stems (e.g. the validation scenes)
+    trimap_set: str = "Trimap1"  # alphamatting.com: which user trimap to evaluate with
+    image_dir: str = ""
+    alpha_dir: str = ""
+    fg_dir: str = ""
+    trimap_dir: str = ""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The DIM composition recipe and where its ingredients live."""
+
+    train: tuple[SourceConfig, ...] = ()
+    backgrounds: tuple[str, ...] = ()  # folders of photos or text files listing them
+    val: SourceConfig | None = None  # full images with trimaps, scored with the 4 metrics
+    crop_size: int = 320
+    crop_choices: tuple[int, ...] = (320, 480, 640)
+    trimap_kernel: tuple[int, int] = (1, 30)  # random erosion/dilation widths, pixels
+    flip: bool = True
+    workers: int = 4  # DataLoader worker processes per training process
+    fg_cache_dir: str | None = None  # estimated foregrounds (default ~/.cache/alphagan)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    generator: GeneratorConfig = GeneratorConfig()
+    backbone_weights: str | None = None  # torchvision resnet50 state_dict (.pth), optional
+    disc_channels: int = 64
+    disc_layers: int = 3  # 3 = the 70x70 PatchGAN
+    disc_norm: Literal["batch", "group", "instance", "none"] = "batch"
+    sync_batchnorm: bool = False  # convert BatchNorm to SyncBatchNorm under DDP
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    schedule: Literal["constant", "cosine", "poly"] = "cosine"
+    warmup_steps: int = 0  # linear warm-up, in iterations
+    min_lr_ratio: float = 0.01  # final LR / initial LR for cosine and poly
+    grad_clip: float | None = None  # max global grad norm, per network
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    gan_mode: Literal["vanilla", "lsgan"] = "vanilla"
+    w_gan: float = 1.0
+    w_alpha: float = 1.0
+    w_comp: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    loss: LossConfig = LossConfig()
+    steps: int = 100_000
+    batch_size: int = 1  # per process
+    seed: int = 0
+    device: str = "auto"  # auto: cuda:<local rank> if available, else cpu
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on CUDA that has it
+    log_every: int = 20
+    image_every: int = 500  # TensorBoard sample images
+    val_every: int = 2000
+    checkpoint_every: int = 1000
+    val_max_side: int | None = None  # downscale validation images to this side (speed)
+
+
+def _resolve(path: str, base: Path) -> str:
+    return str((base / path).resolve()) if path and not Path(path).is_absolute() else path
+
+
+def _resolve_source(src: SourceConfig, base: Path) -> SourceConfig:
+    return dataclasses.replace(
+        src,
+        root=_resolve(src.root, base),
+        image_dir=_resolve(src.image_dir, base),
+        alpha_dir=_resolve(src.alpha_dir, base),
+        fg_dir=_resolve(src.fg_dir, base),
+        trimap_dir=_resolve(src.trimap_dir, base),
+    )
+
+
+def resolve_paths(config: TrainConfig, base: Path) -> TrainConfig:
+    """Make every path in the config absolute, relative to ``base``."""
+    data = config.data
+    data = dataclasses.replace(
+        data,
+        train=tuple(_resolve_source(s, base) for s in data.train),
+        val=_resolve_source(data.val, base) if data.val else None,
+        backgrounds=tuple(_resolve(b, base) for b in data.backgrounds),
+        fg_cache_dir=_resolve(data.fg_cache_dir, base) if data.fg_cache_dir else None,
+    )
+    model = config.model
+    if model.backbone_weights:
+        model = dataclasses.replace(model, backbone_weights=_resolve(model.backbone_weights, base))
+    return dataclasses.replace(config, data=data, model=model)
+
+
+def load_config(
+    path: str | Path | None, overrides: Sequence[str] = (), *, base: Path | None = None
+) -> TrainConfig:
+    """Read a YAML config, apply ``key=value`` overrides, check types, resolve paths."""
+    data = load_yaml(path) if path is not None else {}
+    data = apply_overrides(data, overrides)
+    config = from_dict(TrainConfig, data)
+    return resolve_paths(config, base or Path.cwd())
+

@@ -1,0 +1,119 @@
+"""Wire the dataset layouts and the composition recipe to the training loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from alphagan.data import layouts
+from alphagan.data.composition import CompositionDataset, ForegroundItem
+from alphagan.data.foreground_cache import prepare_foregrounds
+from alphagan.data.validation import EvalDataset, EvalItem
+from alphagan.errors import InputError
+from alphagan.training.config import DataConfig, SourceConfig
+from alphagan.training.sampler import sample_source
+
+__all__ = ["StepIndexedDataset", "train_items", "build_train_set", "build_val_items",
+           "load_val_sample"]
+
+
+def _select(items: list, src: SourceConfig) -> list:
+    """Apply the source's ``names`` / ``exclude`` filters (by item name)."""
+    known = {item.name for item in items}
+    unknown = sorted(set(src.names) - known) + sorted(set(src.exclude) - known)
+    if unknown:
+        raise InputError(f"{src.root or src.alpha_dir}: no item named {', '.join(unknown)}")
+    if src.names:
+        items = [item for item in items if item.name in src.names]
+    return [item for item in items if item.name not in src.exclude]
+
+
+def train_items(src: SourceConfig) -> list[ForegroundItem]:
+    """The foregrounds (fg or photo, + alpha) of one configured dataset."""
+    readers = {
+        "comp1k": lambda: layouts.comp1k_train_items(src.root),
+        "distinctions646": lambda: layouts.d646_items(src.root),
+        "am2k": lambda: layouts.am2k_train_items(src.root),
+        "p3m10k": lambda: layouts.p3m_train_items(src.root),
+        "ppm100": lambda: layouts.ppm100_train_items(src.root),
+        "alphamatting": lambda: layouts.alphamatting_train_items(src.root),
+        "folder": lambda: layouts.folder_items(
+            src.alpha_dir, fg_dir=src.fg_dir or None, image_dir=src.image_dir or None),
+    }
+    return _select(readers[src.layout](), src)
+
+
+def val_items(src: SourceConfig) -> list[EvalItem]:
+    """Full images + alphas + fixed trimaps of one configured validation set."""
+    readers = {
+        "comp1k": lambda: layouts.comp1k_test_items(src.root),
+        "am2k": lambda: layouts.am2k_eval_items(src.root),
+        "p3m10k": lambda: layouts.p3m_eval_items(src.root),
+        "ppm100": lambda: layouts.ppm100_eval_items(src.root),
+        "alphamatting": lambda: layouts.alphamatting_eval_items(src.root, src.trimap_set),
+        "folder": lambda: layouts.folder_eval_items(src.image_dir, src.alpha_dir,
+                                                    src.trimap_dir),
+    }
+    if src.layout not in readers:
+        raise InputError(f"validation on layout {src.layout!r} is not supported; composite "
+                         f"its test set to a folder (see alphagan.data.layouts) and use "
+                         f"layout: folder")
+    return _select(readers[src.layout](), src)
+
+
+class StepIndexedDataset(Dataset):
+    """Composites addressed by global sample id (see :class:`StepSampler`).
+
+    Id ``v`` uses foreground ``sample_source(v, n, seed)`` and augmentation seeded by
+    ``(seed, v)``: a sample depends on nothing but its id, whatever the worker or restart.
+    """
+
+    def __init__(self, base: CompositionDataset, seed: int) -> None:
+        self.base, self.seed = base, seed
+
+    def __len__(self) -> int:
+        return len(self.base.items)
+
+    def __getitem__(self, virtual_id: int) -> dict[str, torch.Tensor]:
+        index = sample_source(int(virtual_id), len(self.base.items), self.seed)
+        rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(virtual_id)]))
+        return self.base.sample(index, rng)
+
+
+def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True) -> StepIndexedDataset:
+    """The DIM composition dataset over every configured source and background folder."""
+    if not data.train:
+        raise InputError("config: data.train lists no dataset")
+    if not data.backgrounds:
+        raise InputError("config: data.backgrounds lists no background folder or file")
+    items = [item for src in data.train for item in train_items(src)]
+    backgrounds = [p for source in data.backgrounds for p in layouts.list_backgrounds(source)]
+    cache = Path(data.fg_cache_dir) if data.fg_cache_dir else None
+    items = prepare_foregrounds(items, cache, progress=verbose)
+    base = CompositionDataset(items, backgrounds, crop_size=data.crop_size,
+                              crop_choices=data.crop_choices, trimap_kernel=data.trimap_kernel,
+                              flip=data.flip, seed=seed, cache_dir=cache)
+    return StepIndexedDataset(base, seed)
+
+
+def build_val_items(data: DataConfig) -> list[EvalItem]:
+    return val_items(data.val) if data.val is not None else []
+
+
+def load_val_sample(item: EvalItem, max_side: int | None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(image HxWx3, alpha HxW, trimap HxW), downscaled so the long side is <= ``max_side``."""
+    sample = EvalDataset([item])[0]
+    image, alpha, trimap = sample["image"], sample["alpha"], sample["trimap"]
+    h, w = alpha.shape
+    if max_side is not None and max(h, w) > max_side:
+        scale = max_side / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+        trimap = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+    return image, alpha, trimap

@@ -1,0 +1,59 @@
+"""Training configs: YAML + overrides into frozen dataclasses, strictly typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alphagan.config import ConfigError, dump_yaml, from_dict
+from alphagan.training.config import TrainConfig, load_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_configs_load() -> None:
+    tiny = load_config(REPO / "configs" / "tiny.yaml", base=REPO)
+    assert tiny.model.generator.encoder_layers == (1, 1, 1, 1)
+    assert Path(tiny.data.train[0].root).is_absolute()
+    paper = load_config(REPO / "configs" / "alphagan_comp1k.yaml", base=REPO)
+    assert paper.model.generator.encoder_layers == (3, 4, 6, 3)
+    assert paper.data.crop_choices == (320, 480, 640)
+    assert paper.model.disc_layers == 3
+    assert paper.model.backbone_weights.endswith("resnet50_imagenet.pth")
+
+
+def test_overrides_and_round_trip(tmp_path: Path) -> None:
+    cfg = load_config(REPO / "configs" / "tiny.yaml",
+                      ["optim.lr_g=0.5", "steps=7", "model.generator.aspp_rates=[1,2,3]"],
+                      base=REPO)
+    assert cfg.optim.lr_g == 0.5 and cfg.steps == 7
+    assert cfg.model.generator.aspp_rates == (1, 2, 3)
+    path = tmp_path / "config.yaml"
+    path.write_text(dump_yaml(cfg))
+    assert load_config(path, base=tmp_path) == cfg  # absolute paths survive the round trip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["optim.lr_gg=1"], "unknown config key.*optim.lr_gg"),
+        (["steps=ten"], "steps: expected an integer"),
+        (["steps=1.5"], "steps: expected an integer"),
+        (["data.flip=3"], "data.flip: expected true or false"),
+        (["loss.gan_mode=wgan"], "loss.gan_mode: 'wgan' is not one of"),
+        (["data.trimap_kernel=[1,2,3]"], "data.trimap_kernel: expected 2 items"),
+        (["model.generator.norm=layer"], "model.generator.norm"),
+        (["nonsense"], "expected key=value"),
+    ],
+)
+def test_bad_configs_name_the_key(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(REPO / "configs" / "tiny.yaml", overrides, base=REPO)
+
+
+def test_frozen_and_from_dict_defaults() -> None:
+    cfg = from_dict(TrainConfig, {})
+    assert cfg.loss.w_gan == cfg.loss.w_alpha == cfg.loss.w_comp == 1.0
+    with pytest.raises(AttributeError):
+        cfg.steps = 3  # type: ignore[misc]
