@@ -101,6 +101,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto: cuda:<local rank> if available, else cpu
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on CUDA that has it
+    channels_last: bool = False  # NHWC memory format (faster convolutions on CPU and GPU)
     log_every: int = 20
     image_every: int = 500  # TensorBoard sample images
     val_every: int = 2000

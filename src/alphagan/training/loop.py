@@ -117,8 +117,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
     if info.enabled and config.model.sync_batchnorm:
         generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
         discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
-    generator.to(device).train()
-    discriminator.to(device).train()
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    generator.to(device, memory_format=memory_format).train()
+    discriminator.to(device, memory_format=memory_format).train()
     opt_g, opt_d = build_optimizers(generator, discriminator, config.optim)
     sched_g, sched_d = build_schedulers(opt_g, opt_d, config.optim, config.steps)
 
@@ -176,7 +177,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
     last: dict[str, float] = {}
     window_start, window_samples = time.perf_counter(), 0
     for batch in loader:
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        batch = {k: v.to(device, non_blocking=True, memory_format=memory_format)
+                 for k, v in batch.items()}
         try:
             out = gan_step(generator, discriminator, opt_g, opt_d, batch, gan_loss=gan_loss,
                            weights=weights, grad_clip=config.optim.grad_clip, autocast=autocast)
