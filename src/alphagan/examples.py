@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
+from alphagan.synth import draw_strands, smooth_noise, strand_paths
 from alphagan.trimap import trimap_from_alpha
 
 __all__ = ["ExampleScene", "make_example", "smooth_noise"]
@@ -28,39 +28,20 @@ class ExampleScene:
     background: np.ndarray
 
 
-def smooth_noise(rng: np.random.Generator, height: int, width: int, cells: int,
-                 channels: int = 1) -> np.ndarray:
-    """Low-frequency noise in [0,1]: a ``cells``-wide random grid upsampled bicubically."""
-    grid = rng.random((cells, max(2, cells * width // height), channels)).astype(np.float32)
-    out = cv2.resize(grid, (width, height), interpolation=cv2.INTER_CUBIC)
-    out = out.reshape(height, width, channels)
-    lo, hi = out.min(), out.max()
-    return (out - lo) / max(hi - lo, 1e-6)
-
-
 def _strands(rng: np.random.Generator, h: int, w: int, centre: tuple[float, float],
              radii: tuple[float, float], count: int) -> np.ndarray:
-    """Hair-like strands (alpha in [0,1]) growing outwards from an ellipse's rim."""
-    canvas = np.zeros((h, w), np.float32)
+    """Hair-like strands (alpha (h, w) in [0,1]) growing outwards from an ellipse's rim."""
     cy, cx = centre
     ry, rx = radii
-    for _ in range(count):
-        theta = rng.uniform(0, 2 * np.pi)
-        length = rng.uniform(0.04, 0.14) * min(h, w)
-        curl = rng.normal(0, 0.5)
-        y, x = cy + 0.92 * ry * np.sin(theta), cx + 0.92 * rx * np.cos(theta)
-        pts = []
-        for s in np.linspace(0.0, 1.0, 24):
-            angle = theta + curl * s * s
-            pts.append((x + s * length * np.cos(angle), y + s * length * np.sin(angle)))
-        strand = np.zeros_like(canvas)
-        # Anti-aliased 1-px polylines at 4x supersampling give sub-pixel widths after resize.
-        big = np.zeros((h * 4, w * 4), np.uint8)
-        cv2.polylines(big, [np.round(np.array(pts) * 4).astype(np.int32)], False, 255,
-                      thickness=int(rng.integers(2, 4)), lineType=cv2.LINE_AA)
-        strand = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
-        canvas = np.maximum(canvas, strand * rng.uniform(0.5, 1.0))
-    return canvas
+    theta = rng.uniform(0, 2 * np.pi, count)
+    roots = np.stack([cx + 0.92 * rx * np.cos(theta), cy + 0.92 * ry * np.sin(theta)], 1)
+    lengths = rng.uniform(0.04, 0.14, count) * min(h, w)
+    paths = strand_paths(roots, theta, lengths, points=24, curl=rng.normal(0, 0.5, count))
+    # All strands on one supersampled canvas per opacity: sub-pixel widths after the resize.
+    opacity = np.where(rng.random(count) < 0.5, 0.6, 0.95)
+    _, alpha = draw_strands((h, w), paths, np.ones((count, 3)), rng.integers(1, 4, count),
+                            opacity)
+    return alpha
 
 
 def make_example(height: int = 480, width: int = 640, seed: int = 0) -> ExampleScene:

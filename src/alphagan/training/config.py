@@ -38,6 +38,7 @@ class SourceConfig:
     root: str = ""
     names: tuple[str, ...] = ()  # keep only these stems (empty: all)
     exclude: tuple[str, ...] = ()  # drop these stems (e.g. the validation scenes)
+    repeat: int = 1  # sampling weight: each item counts this many times per epoch
     trimap_set: str = "Trimap1"  # alphamatting.com: which user trimap to evaluate with
     image_dir: str = ""
     alpha_dir: str = ""

@@ -68,18 +68,21 @@ def val_items(src: SourceConfig) -> list[EvalItem]:
 class StepIndexedDataset(Dataset):
     """Composites addressed by global sample id (see :class:`StepSampler`).
 
-    Id ``v`` uses foreground ``sample_source(v, n, seed)`` and augmentation seeded by
-    ``(seed, v)``: a sample depends on nothing but its id, whatever the worker or restart.
+    Id ``v`` uses foreground ``table[sample_source(v, len(table), seed)]`` and augmentation
+    seeded by ``(seed, v)``: a sample depends on nothing but its id, whatever the worker or
+    restart. ``table`` lists item indices, an item appearing ``repeat`` times (its weight).
     """
 
-    def __init__(self, base: CompositionDataset, seed: int) -> None:
+    def __init__(self, base: CompositionDataset, seed: int,
+                 table: list[int] | None = None) -> None:
         self.base, self.seed = base, seed
+        self.table = table if table is not None else list(range(len(base.items)))
 
     def __len__(self) -> int:
-        return len(self.base.items)
+        return len(self.table)
 
     def __getitem__(self, virtual_id: int) -> dict[str, torch.Tensor]:
-        index = sample_source(int(virtual_id), len(self.base.items), self.seed)
+        index = self.table[sample_source(int(virtual_id), len(self.table), self.seed)]
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(virtual_id)]))
         return self.base.sample(index, rng)
 
@@ -90,14 +93,21 @@ def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True) -> Ste
         raise InputError("config: data.train lists no dataset")
     if not data.backgrounds:
         raise InputError("config: data.backgrounds lists no background folder or file")
-    items = [item for src in data.train for item in train_items(src)]
+    items: list[ForegroundItem] = []
+    table: list[int] = []
+    for src in data.train:
+        if src.repeat < 1:
+            raise InputError(f"config: data.train repeat must be >= 1, got {src.repeat}")
+        new = train_items(src)
+        table += [len(items) + i for _ in range(src.repeat) for i in range(len(new))]
+        items += new
     backgrounds = [p for source in data.backgrounds for p in layouts.list_backgrounds(source)]
     cache = Path(data.fg_cache_dir) if data.fg_cache_dir else None
     items = prepare_foregrounds(items, cache, progress=verbose)
     base = CompositionDataset(items, backgrounds, crop_size=data.crop_size,
                               crop_choices=data.crop_choices, trimap_kernel=data.trimap_kernel,
                               flip=data.flip, seed=seed, cache_dir=cache)
-    return StepIndexedDataset(base, seed)
+    return StepIndexedDataset(base, seed, table)
 
 
 def build_val_items(data: DataConfig) -> list[EvalItem]:
