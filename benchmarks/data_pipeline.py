@@ -43,7 +43,9 @@ def _parse_workers(text: str) -> list[int]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"not a comma-separated list of integers: {text!r}"
+        ) from None
     if not values or min(values) < 0:
         raise argparse.ArgumentTypeError(f"worker counts must be >= 0: {text!r}")
     return values

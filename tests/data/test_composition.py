@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,7 @@ def test_shapes_dtypes_and_ranges(data) -> None:
         for key, value in sample.items():
             assert value.dtype == torch.float32, key
             assert value.is_contiguous(), key
-            assert 0.0 <= float(value.min()) and float(value.max()) <= 1.0, key
+            assert float(value.min()) >= 0.0 and float(value.max()) <= 1.0, key
         assert set(torch.unique(sample["trimap"]).tolist()) <= {0.0, 0.5, 1.0}
 
 
@@ -193,6 +194,20 @@ def test_dataloader_workers_follow_set_epoch(data) -> None:
         assert torch.equal(got, torch.stack([e["image"] for e in expected]))
         assert torch.equal(torch.cat([b["trimap"] for b in batches]),
                            torch.stack([e["trimap"] for e in expected]))
+
+
+def test_spawned_workers_get_an_empty_cache_and_the_shared_epoch(data) -> None:
+    # macOS and Windows start workers by spawning: the dataset is pickled to them.
+    dataset = _dataset(data, length=4)
+    expected = torch.stack([dataset[i]["image"] for i in range(4)])  # fills the decode cache
+    assert len(dataset._cache) > 0
+    loader = DataLoader(dataset, batch_size=4, num_workers=1, persistent_workers=True,
+                        multiprocessing_context="spawn")
+    assert torch.equal(next(iter(loader))["image"], expected)
+    dataset.set_epoch(3)
+    dataset_epoch3 = torch.stack([dataset[i]["image"] for i in range(4)])
+    assert torch.equal(next(iter(loader))["image"], dataset_epoch3)
+    assert len(pickle.loads(pickle.dumps(dataset))._cache) == 0
 
 
 def test_small_images_are_upscaled_to_crop_size(tmp_path: Path) -> None:

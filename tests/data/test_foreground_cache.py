@@ -114,7 +114,8 @@ def test_real_estimate_is_close_to_the_true_foreground(tmp_path, photo_item) -> 
 
 def test_errors_name_the_file(tmp_path) -> None:
     with pytest.raises(InputError, match="neither"):
-        prepare_foregrounds([ForegroundItem("x", alpha=tmp_path / "a.png")], tmp_path, progress=False)
+        prepare_foregrounds([ForegroundItem("x", alpha=tmp_path / "a.png")], tmp_path,
+                            progress=False)
     item = ForegroundItem("x", alpha=tmp_path / "missing.png", image=tmp_path / "image.png")
     write_png(item.image, np.zeros((4, 4, 3), np.float32))
     with pytest.raises(InputError, match="missing.png"):

@@ -42,9 +42,10 @@ from alphagan.io import read_alpha, read_image
 
 __all__ = ["ForegroundItem", "CompositionDataset", "DEFAULT_DECODE_CACHE_BYTES"]
 
-# Budget of decoded arrays kept per process (each DataLoader worker holds its own cache).
-# 8-bit sources are kept as uint8 (an 800x600 foreground + alpha is about 1.9 MB), so 1 GiB
-# holds every alphamatting.com image, or about 130 Composition-1k foregrounds of 2000x1500.
+# Budget of decoded foregrounds and backgrounds kept per process: each DataLoader worker holds
+# its own cache, so the total is up to (workers + 1) times this. 8-bit sources are kept as
+# uint8 (an 800x600 foreground + alpha is about 1.9 MB): 1 GiB holds every alphamatting.com
+# scene, or about 80 Composition-1k foregrounds of 2000x1500 (the other ones are re-decoded).
 DEFAULT_DECODE_CACHE_BYTES = 1 << 30
 
 # Float alphas (16-bit sources) that come within this of 0 or 1 after resampling are snapped,
@@ -169,6 +170,8 @@ class CompositionDataset(Dataset):
                              f"got {tuple(trimap_kernel)}")
         if length is not None and int(length) < 1:
             raise ValueError(f"length must be >= 1, got {length}")
+        if int(seed) < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
 
         if any(item.fg is None for item in items):
             # Import here: foreground_cache imports this module (for ForegroundItem).
@@ -192,7 +195,9 @@ class CompositionDataset(Dataset):
     # Epochs and indexing
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the random stream of ``epoch`` (call before iterating a DataLoader)."""
+        """Select the random stream of ``epoch`` (>= 0; call before iterating a DataLoader)."""
+        if int(epoch) < 0:
+            raise ValueError(f"epoch must be >= 0, got {epoch}")
         self._epoch.fill_(int(epoch))
 
     @property
@@ -202,6 +207,13 @@ class CompositionDataset(Dataset):
     def __len__(self) -> int:
         return self.length
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Spawned workers (macOS, Windows) receive a pickled copy: send an empty decode cache
+        # rather than every array this process has decoded. Forked workers share it for free.
+        state = self.__dict__.copy()
+        state["_cache"] = _LRUCache(self._cache.max_bytes)
+        return state
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         index = int(index)
         if not 0 <= index < self.length:
@@ -210,7 +222,11 @@ class CompositionDataset(Dataset):
         return self.sample(index, rng)
 
     def sample(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
-        """Build the composite for foreground ``index % len(items)`` with randomness ``rng``."""
+        """The composite for foreground ``index % len(items)`` drawn with ``rng``.
+
+        ``dataset[i]`` is ``sample(i, Generator(SeedSequence([seed, epoch, i])))``; call this
+        directly to index samples another way (``alphagan.training.data`` seeds by step).
+        """
         size = self.crop_size
         fg, alpha = self._crop_foreground(self._foreground(index % len(self.items)), rng)
         # Drawn even when flipping is off, so flip=True/False share the rest of the stream.
@@ -219,24 +235,26 @@ class CompositionDataset(Dataset):
         bg = self._crop_background(int(rng.integers(len(self.backgrounds))), rng)
 
         alpha_is_8bit = alpha.dtype == np.uint8  # then its values are exactly k/255
-        fg = _to_float(fg)  # (S, S, 3)
-        bg = _to_float(bg)  # (S, S, 3)
+        # Channels-first from here on: the tensors are returned without another copy.
+        fg = _to_float_chw(fg)  # (3, S, S)
+        bg = _to_float_chw(bg)  # (3, S, S)
         alpha = _to_float(alpha)  # (S, S)
         if not alpha_is_8bit:
             np.clip(alpha, 0.0, 1.0, out=alpha)
             alpha[alpha < _SNAP] = 0.0
             alpha[alpha > 1.0 - _SNAP] = 1.0
-        trimap = self._random_trimap(alpha, rng)
+        trimap = self._random_trimap(alpha, rng)  # (S, S)
+        alpha = alpha[None]  # (1, S, S)
 
-        a = alpha[:, :, None]
-        image = a * fg + (1.0 - a) * bg  # float32 throughout
+        image = alpha * fg  # float32 throughout: alpha * fg + (1 - alpha) * bg
+        image += (1.0 - alpha) * bg
         np.clip(image, 0.0, 1.0, out=image)  # only rounding (1 + 1 ulp) is ever clipped
-        assert image.shape == (size, size, 3)
+        assert image.shape == (3, size, size)
         return {
-            "image": _chw(image),
-            "fg": _chw(fg),
-            "bg": _chw(bg),
-            "alpha": torch.from_numpy(alpha[None].copy()),
+            "image": torch.from_numpy(image),
+            "fg": torch.from_numpy(fg),
+            "bg": torch.from_numpy(bg),
+            "alpha": torch.from_numpy(alpha),
             "trimap": torch.from_numpy(trimap[None]),
         }
 
@@ -318,9 +336,10 @@ class CompositionDataset(Dataset):
             fg = cv2.erode(fg, self._kernel(erode_side))
         if dilate_side > 1:
             maybe_fg = cv2.dilate(maybe_fg, self._kernel(dilate_side))
-        trimap = np.full(alpha.shape, 0.5, dtype=np.float32)
-        trimap[maybe_fg == 0] = 0.0
-        trimap[fg != 0] = 1.0  # eroded fg lies inside alpha > 0, so never in the background
+        # fg lies inside maybe_fg, so (maybe_fg + fg) / 2 is 0 (bg), 0.5 (unknown) or 1 (fg).
+        trimap = maybe_fg.astype(np.float32)
+        trimap += fg
+        trimap *= np.float32(0.5)
         return trimap
 
     def _kernel(self, side: int) -> np.ndarray:
@@ -354,6 +373,16 @@ def _to_float(array: np.ndarray) -> np.ndarray:
     return np.array(array, dtype=np.float32, order="C")
 
 
+def _to_float_chw(array: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 or float32 -> contiguous float32 (3, H, W) in [0, 1], one pass."""
+    out = np.empty((array.shape[2], *array.shape[:2]), dtype=np.float32)
+    if array.dtype == np.uint8:
+        np.divide(array.transpose(2, 0, 1), np.float32(255.0), out=out)
+    else:
+        np.copyto(out, array.transpose(2, 0, 1))
+    return out
+
+
 def _resize_square(array: np.ndarray, size: int) -> np.ndarray:
     side = array.shape[0]
     if side == size:
@@ -364,7 +393,3 @@ def _resize_square(array: np.ndarray, size: int) -> np.ndarray:
 
 def _decoded_nbytes(decoded: _Decoded) -> int:
     return decoded.fg.nbytes + decoded.alpha.nbytes + decoded.unknown.nbytes
-
-
-def _chw(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))

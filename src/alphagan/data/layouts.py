@@ -132,7 +132,7 @@ def list_backgrounds(
 ) -> list[Path]:
     """Background photo files from a folder, a names file, or a list of paths.
 
-    - a folder: every image file in it and its sub-folders (hidden files skipped), sorted;
+    - a folder: every image file in it and its sub-folders (hidden ones skipped), sorted;
     - a text file (e.g. DIM's ``training_bg_names.txt``): one name per line, relative to
       ``root`` (default: the text file's folder) unless absolute; blank lines and lines
       starting with ``#`` are skipped; order kept;
@@ -145,8 +145,9 @@ def list_backgrounds(
         if path.is_dir():
             found = sorted(
                 p for p in path.rglob("*")
-                if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-                and p.is_file()
+                if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                # hidden files and folders (".git", macOS "._x.jpg" forks) are not photos
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not found:
                 raise InputError(f"{path}: no image files (backgrounds)")
@@ -206,7 +207,9 @@ def folder_eval_items(
     skip_unmatched: bool = False,
 ) -> list[EvalItem]:
     """Evaluation items from three plain folders paired by stem."""
-    return _eval_items("", Path(image_dir), Path(alpha_dir), Path(trimap_dir), skip_unmatched)
+    return _eval_items(
+        "evaluation", Path(image_dir), Path(alpha_dir), Path(trimap_dir), skip_unmatched
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -314,6 +317,9 @@ def comp1k_composite(fg: np.ndarray, alpha: np.ndarray, bg: np.ndarray) -> np.nd
     (the script uses PIL, whose bicubic differs from OpenCV's); a larger one is never resized.
     Its top-left HxW corner is used. ``a = alpha/255`` and ``int(a*F + (1-a)*B)`` in double
     precision: truncation, as the script's ``int()`` does, not rounding.
+
+    (The readers below load files with :mod:`alphagan.io`, which applies EXIF orientation;
+    the script does not: a photo with an orientation tag would differ from the official one.)
     """
     height, width = alpha.shape
     if fg.shape[:2] != (height, width):
@@ -363,7 +369,9 @@ def _comp1k_plan(
         order = [Path(n).stem for n in _read_names(Path(fg_names_file))]
         unknown = [s for s in order if s not in pairs]
         if unknown:
-            raise InputError(f"{fg_names_file}: foreground(s) not in {fg_folder}: {unknown[:_SHOWN]}")
+            raise InputError(
+                f"{fg_names_file}: foreground(s) not in {fg_folder}: {', '.join(unknown[:_SHOWN])}"
+            )
     else:
         order = sorted(pairs)
     if bg_names_file is not None:
