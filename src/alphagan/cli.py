@@ -47,9 +47,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("predict", help="estimate alpha mattes with a trained generator")
-    p.add_argument("--checkpoint", type=Path, required=True,
-                   help="generator .safetensors file (from alphagan train or save_model)")
+    p.add_argument("--checkpoint", type=Path,
+                   help="generator .safetensors file (from alphagan train or save_model); "
+                        "default: the model shipped with the package")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
+    fast = p.add_argument_group("speed and memory")
+    fast.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                      help="bf16: bfloat16 autocast, fast on CPUs with AVX512-BF16/AMX and "
+                           "recent GPUs (default: %(default)s)")
+    fast.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV")
+    fast.add_argument("--region", choices=["full", "unknown"], default="unknown",
+                      help="unknown: run the network only around the trimap's unknown pixels "
+                           "(default: %(default)s)")
+    fast.add_argument("--tile", default="auto", metavar="N|auto|off",
+                      help="run in overlapping NxN tiles to bound memory; auto: 1024 tiles for "
+                           "regions above 4 megapixels (default: %(default)s)")
+    fast.add_argument("--max-side", type=int, metavar="N",
+                      help="predict at a size whose longer side is N and upsample the alpha")
     _add_matting_io(p)
 
     p = sub.add_parser("baseline", help="estimate alpha mattes with a classical method")
@@ -89,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="the trimap PNG to write")
     p.add_argument("--erode", type=int, default=10, help="pixels of foreground made unknown")
     p.add_argument("--dilate", type=int, default=10, help="pixels of background made unknown")
+
+    from alphagan.synth import build_synth_parser
+
+    build_synth_parser(sub)
     return parser
 
 
@@ -153,8 +171,8 @@ def _usage(message: str) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import torch
 
-    from alphagan.checkpoint import load_model
-    from alphagan.inference import predict_alpha
+    from alphagan.checkpoint import default_checkpoint, load_model
+    from alphagan.inference import predict_alpha, prepare_for_inference, set_threads
 
     try:
         device = torch.device(args.device)
@@ -162,8 +180,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return _usage(f"--device: not a torch device: {args.device!r}")
     if device.type == "cuda" and not torch.cuda.is_available():
         return _error("--device cuda: no CUDA device is available on this machine")
-    model = load_model(args.checkpoint, map_location=device)
-    return _run_matting(args, lambda image, trimap: predict_alpha(model, image, trimap))
+    tile: int | str | None = args.tile
+    if args.tile == "off":
+        tile = None
+    elif args.tile != "auto":
+        if not args.tile.isdigit() or int(args.tile) < 64:
+            return _usage(f"--tile: expected auto, off or a size >= 64 pixels, got {args.tile!r}")
+        tile = int(args.tile)
+    if args.threads is not None and args.threads < 1:
+        return _usage("--threads must be >= 1")
+    if args.max_side is not None and args.max_side < 8:
+        return _usage("--max-side must be >= 8")
+    if args.threads is not None:
+        set_threads(args.threads)
+    checkpoint = args.checkpoint or default_checkpoint()
+    if checkpoint is None:
+        return _error("this build ships no trained generator; pass --checkpoint FILE")
+    model = prepare_for_inference(load_model(checkpoint, map_location=device))
+    options = dict(precision=args.precision, region=args.region, tile=tile,
+                   max_side=args.max_side)
+    return _run_matting(args, lambda image, trimap: predict_alpha(model, image, trimap, **options))
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
@@ -251,7 +287,14 @@ _COMMANDS = {
     "trimap": _cmd_trimap,
     "demo": _cmd_demo,
     "train": _cmd_train,
+    "synth": lambda args: _run_synth(args),
 }
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from alphagan.synth import run_synth
+
+    return run_synth(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
