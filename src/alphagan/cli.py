@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -107,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alphagan.synth import build_synth_parser
 
     build_synth_parser(sub)
+    from alphagan.export import build_export_parser
+
+    build_export_parser(sub)
     return parser
 
 
@@ -255,7 +259,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         return _usage("give --config FILE (or --resume for a run that has a config.yaml)")
     train(config, args.out, resume=args.resume, progress=not args.quiet)
-    print(f"done: {args.out / 'generator.safetensors'}", file=sys.stderr)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+        print(f"done: {args.out / 'generator.safetensors'}", file=sys.stderr)
     return 0
 
 
@@ -288,7 +293,14 @@ _COMMANDS = {
     "demo": _cmd_demo,
     "train": _cmd_train,
     "synth": lambda args: _run_synth(args),
+    "export": lambda args: _run_export(args),
 }
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from alphagan.export import run_export
+
+    return run_export(args)
 
 
 def _run_synth(args: argparse.Namespace) -> int:

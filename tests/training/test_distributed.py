@@ -35,6 +35,7 @@ def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
                  mine, gan_loss=GANLoss(), step_optimizers=False)
         if rank == 0:
             torch.save({"g": grads(g.module), "d": grads(d.module)}, Path(out_dir) / "ddp.pt")
+        dist.barrier()  # gloo aborts a rank whose peer tears down the group first
     finally:
         dist.destroy_process_group()
 
