@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alphagan.trimap import known_bg, known_fg
+from alphagan.trimap import clamp_to_trimap
 
 __all__ = ["BASELINE_METHODS", "estimate_alpha_baseline"]
 
@@ -34,7 +34,4 @@ def estimate_alpha_baseline(method: str, image: np.ndarray, trimap: np.ndarray) 
 
     fn = getattr(pymatting, BASELINE_METHODS[method])
     alpha = fn(image.astype(np.float64), trimap.astype(np.float64))
-    alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32)
-    alpha[known_bg(trimap)] = 0.0
-    alpha[known_fg(trimap)] = 1.0
-    return alpha
+    return clamp_to_trimap(alpha, trimap)

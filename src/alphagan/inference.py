@@ -38,7 +38,7 @@ from alphagan.tiling import (
     tile_spans,
     unknown_window,
 )
-from alphagan.trimap import known_bg, known_fg, unknown_mask
+from alphagan.trimap import clamp_to_trimap, unknown_mask
 
 __all__ = [
     "Precision",
@@ -196,10 +196,7 @@ def predict_alpha(
     else:
         alpha = _predict(model, image, trimap, precision=precision, region=region,
                          margin=margin, pooling=pooling, tile=tile, overlap=overlap)
-    alpha = np.clip(alpha, 0.0, 1.0)
-    alpha[known_bg(trimap)] = 0.0
-    alpha[known_fg(trimap)] = 1.0
-    return alpha
+    return clamp_to_trimap(alpha, trimap)
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:

@@ -49,6 +49,7 @@ __all__ = [
     "unknown_mask",
     "known_fg",
     "known_bg",
+    "clamp_to_trimap",
     "trimap_from_array",
     "read_trimap",
     "trimap_from_alpha",
@@ -83,6 +84,14 @@ def known_fg(trimap: np.ndarray) -> np.ndarray:
 def known_bg(trimap: np.ndarray) -> np.ndarray:
     """Bool HxW: known background, ``trimap <= 0``."""
     return np.asarray(trimap) <= 0
+
+
+def clamp_to_trimap(alpha: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """float32 HxW alpha clipped to [0,1] with known regions set exactly (0 bg, 1 fg)."""
+    alpha = np.clip(alpha, 0.0, 1.0).astype(np.float32, copy=False)
+    alpha[known_bg(trimap)] = 0.0
+    alpha[known_fg(trimap)] = 1.0
+    return alpha
 
 
 def trimap_from_array(values: np.ndarray, *, name: str = "trimap") -> np.ndarray:
