@@ -6,6 +6,8 @@ entry point and ``build_*`` functions read configs; modules take explicit argume
 
 from __future__ import annotations
 
+import contextlib
+
 import dataclasses
 import types
 import typing
@@ -71,6 +73,9 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
             raise ConfigError(f"{key}: expected an integer, got {value!r}")
         return value
     if tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 5e-4 (no dot) as a string
+            with contextlib.suppress(ValueError):
+                value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
         return float(value)

@@ -29,6 +29,9 @@ def test_overrides_and_round_trip(tmp_path: Path) -> None:
                       base=REPO)
     assert cfg.optim.lr_g == 0.5 and cfg.steps == 7
     assert cfg.model.generator.aspp_rates == (1, 2, 3)
+    # YAML 1.1 reads 5e-4 (no dot) as a string; numbers in that spelling still count
+    assert load_config(REPO / "configs" / "tiny.yaml", ["optim.lr_g=5e-4"],
+                       base=REPO).optim.lr_g == 0.0005
     path = tmp_path / "config.yaml"
     path.write_text(dump_yaml(cfg))
     assert load_config(path, base=tmp_path) == cfg  # absolute paths survive the round trip
@@ -39,6 +42,7 @@ def test_overrides_and_round_trip(tmp_path: Path) -> None:
     [
         (["optim.lr_gg=1"], "unknown config key.*optim.lr_gg"),
         (["steps=ten"], "steps: expected an integer"),
+        (["optim.lr_g=fast"], "optim.lr_g: expected a number"),
         (["steps=1.5"], "steps: expected an integer"),
         (["data.flip=3"], "data.flip: expected true or false"),
         (["loss.gan_mode=wgan"], "loss.gan_mode: 'wgan' is not one of"),

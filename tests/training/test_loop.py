@@ -164,3 +164,69 @@ def test_torchrun_two_processes(tmp_path: Path, micro_config: Path) -> None:
     rows = read_rows(run)
     assert rows and all(r["world_size"] == 2 for r in rows)
     assert [r["step"] for r in rows if r.get("split") != "val"] == [1, 2, 3, 4]
+
+
+def _generator_weights(path: Path) -> dict[str, torch.Tensor]:
+    from alphagan.checkpoint import load_model
+    return load_model(path).state_dict()
+
+
+def test_ema_decay_one_keeps_the_first_step_and_resumes(tmp_path: Path,
+                                                        micro_config: Path) -> None:
+    # decay 1: the average is a copy of the weights after the first update, never moved
+    # again; so generator.safetensors must equal a 1-step run's generator.
+    one = tmp_path / "one"
+    train(load_config(micro_config, ["steps=1"]), one, progress=False)
+    run = tmp_path / "ema"
+    train(load_config(micro_config, ["steps=4", "ema_decay=1.0"]), run, progress=False)
+    train(load_config(micro_config, ["ema_decay=1.0"]), run, resume=True, progress=False)
+    first, ema = _generator_weights(one / "generator.safetensors"), \
+        _generator_weights(run / "generator.safetensors")
+    for key in first:
+        torch.testing.assert_close(ema[key], first[key], rtol=0, atol=0)
+    raw = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)["generator"]
+    assert any(not torch.equal(raw[k], first[k]) for k in first)  # training did move on
+
+
+def test_ema_decay_zero_follows_the_weights(tmp_path: Path, micro_config: Path) -> None:
+    run = tmp_path / "ema0"
+    train(load_config(micro_config, ["ema_decay=0.0"]), run, progress=False)
+    raw = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)["generator"]
+    ema = _generator_weights(run / "generator.safetensors")
+    for key in raw:
+        torch.testing.assert_close(ema[key], raw[key], rtol=0, atol=0)
+
+
+def test_init_from_checkpoint_and_generator_file(tmp_path: Path, micro_config: Path) -> None:
+    from alphagan.errors import InputError
+    from alphagan.training.build import build_models, init_models
+
+    base = tmp_path / "base"
+    train(load_config(micro_config), base, progress=False)
+    state = torch.load(base / "checkpoints" / "latest.pt", weights_only=False)
+    config = load_config(micro_config)
+    g, d = build_models(config.model, verbose=False)
+    d_random = {k: v.clone() for k, v in d.state_dict().items()}
+    init_models(g, d, str(base / "generator.safetensors"))  # G only
+    for key, value in state["generator"].items():
+        torch.testing.assert_close(g.state_dict()[key], value, rtol=0, atol=0)
+    assert all(torch.equal(d.state_dict()[k], v) for k, v in d_random.items())
+    init_models(g, d, str(base / "checkpoints" / "latest.pt"))  # G and D
+    for key, value in state["discriminator"].items():
+        torch.testing.assert_close(d.state_dict()[key], value, rtol=0, atol=0)
+    other, _ = build_models(load_config(micro_config, [
+        "model.generator.encoder_width=16"]).model, verbose=False)
+    with pytest.raises(InputError, match="base.*does not match"):
+        init_models(other, d, str(base / "checkpoints" / "latest.pt"))
+    with pytest.raises(InputError, match="no such file"):
+        init_models(g, d, str(tmp_path / "missing.pt"))
+
+    # through train(): with zero learning rates (and GroupNorm: no running statistics) a
+    # fine-tuning run must end exactly where it started
+    tuned = tmp_path / "tuned"
+    train(load_config(micro_config, [f"model.init_from={base / 'checkpoints' / 'latest.pt'}",
+                                     "optim.lr_g=0", "optim.lr_d=0", "steps=2"]),
+          tuned, progress=False)
+    after = torch.load(tuned / "checkpoints" / "latest.pt", weights_only=False)
+    for key, value in state["generator"].items():
+        torch.testing.assert_close(after["generator"][key], value, rtol=0, atol=0)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from alphagan.errors import InputError
 from alphagan.models import AlphaGANGenerator, PatchDiscriminator, load_backbone_weights
 from alphagan.training.config import ModelConfig, OptimConfig
 
-__all__ = ["build_models", "build_optimizers", "build_schedulers", "lr_factor"]
+__all__ = ["build_models", "build_optimizers", "build_schedulers", "init_models", "lr_factor"]
 
 
 def build_models(config: ModelConfig, *, verbose: bool = True) -> tuple[AlphaGANGenerator,
@@ -29,6 +31,37 @@ def build_models(config: ModelConfig, *, verbose: bool = True) -> tuple[AlphaGAN
         norm=config.disc_norm,
     )
     return generator, discriminator
+
+
+def init_models(generator: nn.Module, discriminator: nn.Module, path: str) -> str:
+    """Load fine-tuning weights into G (and D); returns a one-line report.
+
+    ``path`` is a training checkpoint (``.pt``: G and D) or a generator ``.safetensors``
+    (G only; D keeps its random init). Architectures must match the config exactly.
+    """
+    from alphagan.checkpoint import load_model
+    from alphagan.training.state import load_training_state
+
+    file = Path(path)
+    if not file.is_file():
+        raise InputError(f"{file}: init_from: no such file")
+    if file.suffix == ".safetensors":
+        states = {"generator": load_model(file).state_dict()}
+    else:
+        state = load_training_state(file)
+        states = {k: state[k] for k in ("generator", "discriminator") if k in state}
+        if "generator" not in states:
+            raise InputError(f"{file}: init_from: not a training checkpoint (no 'generator')")
+    for name, module in (("generator", generator), ("discriminator", discriminator)):
+        if name not in states:
+            continue
+        try:
+            module.load_state_dict(states[name])
+        except RuntimeError as exc:
+            first = str(exc).strip().splitlines()[1:2] or [str(exc)]
+            raise InputError(f"{file}: init_from: its {name} does not match the configured "
+                             f"architecture ({first[0].strip()})") from None
+    return f"init_from: {file} ({' and '.join(states)})"
 
 
 def build_optimizers(generator: nn.Module, discriminator: nn.Module,

@@ -65,6 +65,10 @@ class DataConfig:
 class ModelConfig:
     generator: GeneratorConfig = GeneratorConfig()
     backbone_weights: str | None = None  # torchvision resnet50 state_dict (.pth), optional
+    # Fine-tuning: start G (and D, from a training checkpoint .pt) from these weights instead
+    # of a random init. A generator .safetensors gives G alone. Ignored when --resume finds a
+    # checkpoint of this run (that holds newer weights).
+    init_from: str | None = None
     disc_channels: int = 64
     disc_layers: int = 3  # 3 = the 70x70 PatchGAN
     disc_norm: Literal["batch", "group", "instance", "none"] = "batch"
@@ -108,6 +112,9 @@ class TrainConfig:
     val_every: int = 2000
     checkpoint_every: int = 1000
     val_max_side: int | None = None  # downscale validation images to this side (speed)
+    # Exponential moving average of G's weights and BN statistics (e.g. 0.999). When set, the
+    # average is what is validated, picked as best and written to generator.safetensors.
+    ema_decay: float | None = None
 
 
 def _resolve(path: str, base: Path) -> str:
@@ -138,6 +145,8 @@ def resolve_paths(config: TrainConfig, base: Path) -> TrainConfig:
     model = config.model
     if model.backbone_weights:
         model = dataclasses.replace(model, backbone_weights=_resolve(model.backbone_weights, base))
+    if model.init_from:
+        model = dataclasses.replace(model, init_from=_resolve(model.init_from, base))
     return dataclasses.replace(config, data=data, model=model)
 
 

@@ -7,7 +7,8 @@ Run folder::
     RUN/tensorboard/            losses, learning rates, sample alphas and composites
     RUN/checkpoints/latest.pt   G, D, optimisers, schedulers, step, RNG states, config
     RUN/checkpoints/best.pt     the same, at the best validation SAD so far
-    RUN/generator.safetensors   the latest generator, for ``alphagan predict --checkpoint``
+    RUN/generator.safetensors   the latest generator (its weight average when ``ema_decay``
+                                is set), for ``alphagan predict --checkpoint``
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -34,6 +36,7 @@ from alphagan.inference import predict_alpha
 from alphagan.losses import GANLoss, clamp_known
 from alphagan.metrics import compute_all
 from alphagan.training.build import build_models, build_optimizers, build_schedulers
+from alphagan.training.build import init_models
 from alphagan.training.config import TrainConfig
 from alphagan.training.data import build_train_set, build_val_items, load_val_sample
 from alphagan.training.distributed import DistInfo, all_reduce_mean, init_distributed
@@ -114,6 +117,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
     # --- models, optimisers, schedules ---
     torch.manual_seed(config.seed)  # identical initialisation on every rank
     generator, discriminator = build_models(config.model, verbose=info.is_main)
+    latest = run_dir / "checkpoints" / "latest.pt"
+    if config.model.init_from and not (resume and latest.exists()):
+        report = init_models(generator, discriminator, config.model.init_from)
+        if info.is_main:
+            print(report, file=sys.stderr)
     if info.enabled and config.model.sync_batchnorm:
         generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
         discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
@@ -122,13 +130,20 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
     discriminator.to(device, memory_format=memory_format).train()
     opt_g, opt_d = build_optimizers(generator, discriminator, config.optim)
     sched_g, sched_d = build_schedulers(opt_g, opt_d, config.optim, config.steps)
+    # The weight average lives outside DDP: every rank updates its own identical copy.
+    ema = (AveragedModel(generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay),
+                         use_buffers=True) if config.ema_decay is not None else None)
 
     # --- resume: every piece of state, so no step is lost or repeated ---
     step, best_sad = 0, float("inf")
-    latest = run_dir / "checkpoints" / "latest.pt"
     if resume and latest.exists():
         state = load_training_state(latest, map_location=device)
         generator.load_state_dict(state["generator"])
+        if ema is not None:
+            if "generator_ema" not in state:
+                raise TrainingError(f"{latest}: has no weight average, but ema_decay is set; "
+                                    f"resume with the run's own config")
+            ema.load_state_dict(state["generator_ema"])
         discriminator.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
@@ -170,6 +185,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
             "step": step, "best_sad": best_sad, "rng": rng_states,
             "config": to_dict(config),
         }
+        if ema is not None:
+            state["generator_ema"] = ema.state_dict()
         save_training_state(run_dir / "checkpoints" / f"{name}.pt", state)
 
     bar = tqdm(total=config.steps, initial=step, disable=not (progress and info.is_main),
@@ -188,6 +205,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
                                 f"{kept}") from None
         sched_g.step()
         sched_d.step()
+        if ema is not None:
+            ema.update_parameters(unwrap(generator))
         step += 1
         window_samples += config.batch_size * info.world_size
         bar.update(1)
@@ -213,9 +232,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
         is_ckpt = step % config.checkpoint_every == 0 or step == config.steps or is_val
         if is_ckpt:
             rng_states = _gather_rng(info)  # collective: every rank takes part
+        shipped = ema.module if ema is not None else unwrap(generator)  # what gets evaluated
         if is_val and info.is_main:
-            scores = validate(unwrap(generator), val_items, config.val_max_side)
-            unwrap(generator).train()
+            scores = validate(shipped, val_items, config.val_max_side)
             logger.log({"step": step, "world_size": info.world_size, "split": "val", **scores},
                        prefix="val")
             if scores["sad"] < best_sad:
@@ -224,7 +243,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
         if is_ckpt:
             if info.is_main:
                 checkpoint("latest")
-                save_model(unwrap(generator), run_dir / "generator.safetensors",
+                save_model(shipped, run_dir / "generator.safetensors",
                            extra_metadata={"step": str(step), "train_config": json.dumps(
                                to_dict(config))})
             if info.enabled:
