@@ -371,3 +371,22 @@ def test_cli_predict_rejects_bad_fast_flags(tmp_path, checkpoint, flags) -> None
     code = main(["predict", "--checkpoint", str(checkpoint), "--image", "a.png",
                  "--trimap", "b.png", "--out", str(tmp_path), *flags])
     assert code == 2
+
+
+# --- test-time augmentation -------------------------------------------------------------
+
+def test_flip_tta_is_the_mean_of_both_passes_and_mirror_equivariant(
+        tiny: AlphaGANGenerator) -> None:
+    image, trimap = scene_with_box(72, 88, (8, 60, 10, 70), seed=3)
+    plain = predict_alpha(tiny, image, trimap)
+    mirror = predict_alpha(tiny, image[:, ::-1].copy(), trimap[:, ::-1].copy())[:, ::-1]
+    assert np.abs(plain - mirror).max() > 1e-4  # the model itself is not symmetric
+    flip = predict_alpha(tiny, image, trimap, tta="flip")
+    np.testing.assert_allclose(flip, 0.5 * (plain + mirror), atol=1e-6)
+    # averaging over {id, mirror} makes the prediction commute with mirroring
+    flip_of_mirror = predict_alpha(tiny, image[:, ::-1].copy(), trimap[:, ::-1].copy(),
+                                   tta="flip")
+    np.testing.assert_allclose(flip_of_mirror[:, ::-1], flip, atol=1e-6)
+    assert set(np.unique(flip[trimap != 0.5])) <= {0.0, 1.0}  # known pixels stay exact
+    with pytest.raises(ValueError, match="tta"):
+        predict_alpha(tiny, image, trimap, tta="rotate")

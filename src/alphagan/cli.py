@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
                            "regions above 4 megapixels (default: %(default)s)")
     fast.add_argument("--max-side", type=int, metavar="N",
                       help="predict at a size whose longer side is N and upsample the alpha")
+    fast.add_argument("--tta", choices=["none", "flip"], default="flip",
+                      help="flip: average the predictions for the image and its mirror "
+                           "(lower errors, twice the time); none: one pass "
+                           "(default: %(default)s)")
     _add_matting_io(p)
 
     p = sub.add_parser("baseline", help="estimate alpha mattes with a classical method")
@@ -202,7 +206,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return _error("this build ships no trained generator; pass --checkpoint FILE")
     model = prepare_for_inference(load_model(checkpoint, map_location=device))
     options = dict(precision=args.precision, region=args.region, tile=tile,
-                   max_side=args.max_side)
+                   max_side=args.max_side, tta=args.tta)
     return _run_matting(args, lambda image, trimap: predict_alpha(model, image, trimap, **options))
 
 
@@ -275,7 +279,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         from alphagan.inference import predict_alpha
 
         model = load_model(checkpoint)
-        run_demo(args.out, lambda i, t: predict_alpha(model, i, t), f"AlphaGAN ({checkpoint.name})")
+        run_demo(args.out, lambda i, t: predict_alpha(model, i, t, region="unknown", tta="flip"),
+                 f"AlphaGAN ({checkpoint.name})")
         return 0
     method = args.method or "cf"
     if not args.method:

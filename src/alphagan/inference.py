@@ -44,6 +44,7 @@ __all__ = [
     "Precision",
     "Region",
     "Pooling",
+    "Augment",
     "predict_alpha",
     "prepare_for_inference",
     "set_threads",
@@ -55,6 +56,7 @@ __all__ = [
 Precision = Literal["fp32", "bf16"]
 Region = Literal["full", "unknown"]
 Pooling = Literal["region", "image"]
+Augment = Literal["none", "flip"]
 
 
 def as_float_image(array: np.ndarray, *, channels: int | None) -> np.ndarray:
@@ -125,6 +127,7 @@ def predict_alpha(
     tile: int | Literal["auto"] | None = None,
     overlap: int | None = None,
     max_side: int | None = None,
+    tta: Augment = "none",
 ) -> np.ndarray:
     """Estimate the alpha matte of one image.
 
@@ -165,6 +168,10 @@ def predict_alpha(
         overlap: tile overlap in pixels (multiple of 8); default a quarter of the tile.
         max_side: if the image's longer side exceeds this, predict on a copy resized to it
             (INTER_AREA image, nearest-neighbour trimap) and upsample the alpha bilinearly.
+        tta: test-time augmentation. ``"flip"``: the mean of the predictions for the image
+            and its left-right mirror (twice the time; measured with the shipped model on the
+            4 alphamatting validation scenes x 2 trimaps: mean SAD 7.64 -> 7.45, Grad
+            10.70 -> 9.96). ``"none"``: one pass.
 
     Returns:
         float32 HxW alpha in [0,1], exactly 0/1 in the known regions of the (full-size)
@@ -178,24 +185,29 @@ def predict_alpha(
     _check_choice("precision", precision, ("fp32", "bf16"))
     _check_choice("region", region, ("full", "unknown"))
     _check_choice("pooling", pooling, ("region", "image"))
+    _check_choice("tta", tta, ("none", "flip"))
     if max_side is not None and max_side < ALIGN:
         raise ValueError(f"max_side must be >= {ALIGN}, got {max_side}")
+
+    def infer(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        options = dict(precision=precision, region=region, margin=margin, pooling=pooling,
+                       tile=tile, overlap=overlap)
+        alpha = _predict(model, image, trimap, **options)
+        if tta == "flip":
+            mirrored = _predict(model, np.ascontiguousarray(image[:, ::-1]),
+                                np.ascontiguousarray(trimap[:, ::-1]), **options)
+            alpha = 0.5 * (alpha + mirrored[:, ::-1])
+        return alpha
 
     height, width = trimap.shape
     if max_side is not None and max(height, width) > max_side:
         scale = max_side / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))  # cv2: (w, h)
-        small = _predict(
-            model,
-            cv2.resize(image, size, interpolation=cv2.INTER_AREA),
-            cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST),
-            precision=precision, region=region, margin=margin, pooling=pooling,
-            tile=tile, overlap=overlap,
-        )
+        small = infer(cv2.resize(image, size, interpolation=cv2.INTER_AREA),
+                      cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST))
         alpha = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
     else:
-        alpha = _predict(model, image, trimap, precision=precision, region=region,
-                         margin=margin, pooling=pooling, tile=tile, overlap=overlap)
+        alpha = infer(image, trimap)
     return clamp_to_trimap(alpha, trimap)
 
 
