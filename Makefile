@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast warm lint clean
+.PHONY: install demo test test-fast warm bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ test: $(VENV)/.warm
 
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The performance table in README.md (about 15 minutes on 2 cores; nothing else running).
+bench: $(VENV)/.warm
+	$(BIN)/python -m benchmarks.run --update-readme
 
 clean:
 	rm -rf demo_out .pytest_cache

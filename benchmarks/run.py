@@ -1,0 +1,500 @@
+"""The performance benchmark: one command, one table, one JSON file.
+
+    python -m benchmarks.run [--quick] [--update-readme] [--only SECTION,...]
+
+Sections (each measurement runs in a fresh child process, so its peak memory is its own):
+
+- ``models``: the paper's ResNet-50 generator (random weights: speed does not depend on
+  them) and the shipped model, at 800x600, 1920x1080 and 3840x2160, fp32 and bf16, on full
+  frames (the network runs on every pixel: ``region="full"``, ``tile="auto"`` as ``predict``
+  uses it). Seconds are the median of ``--repeats`` runs after one warm-up run at the same
+  size (``--repeats-4k`` at 3840x2160); FLOPs are counted by ``torch.utils.flop_counter``
+  over the warm-up run (tiles, overlaps and pooled-mean passes included: what was executed);
+  GFLOP/s = FLOPs / median seconds, and "% peak" divides it by the best ``torch.mm`` rate of
+  the same precision measured in the same process right after (square matrices, 2048 and
+  4096). Peak RSS is the child's maximum resident set size (Python and torch included).
+- ``scenes``: what a user gets on real photos: ``predict`` with its defaults (shipped model,
+  unknown region, flip TTA) and ``baseline`` cf/knn/lkm on the same alphamatting.com scenes
+  (Trimap1, about 800x600), seconds per image and peak RSS, one child per method.
+- ``metrics``: SAD+MSE+Grad+Conn on one real 800x600 image (median of 5).
+- ``data``: the DIM composition pipeline at 320x320 in one process (= one worker).
+- ``train``: optimiser steps per second of G+D (random batches: the model's cost alone)
+  for the shipped recipe (batch 8 at 224, bf16, channels-last) and the paper model.
+- ``onnx``: ONNX Runtime CPU seconds next to torch's for the same model and size (needs the
+  ``onnx`` extra).
+
+Writes ``benchmarks/results/bench.json``; ``--update-readme`` rewrites the README's
+performance section between its ``bench:start``/``bench:end`` markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data"
+DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench.json"
+SIZES = {"800x600": (600, 800), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
+QUICK_SIZES = {"160x120": (120, 160), "320x240": (240, 320)}
+SCENES = ["GT01", "GT04", "GT07", "GT10", "GT13", "GT16", "GT19", "GT22", "GT25"]
+SECTIONS = ("models", "scenes", "metrics", "data", "train", "onnx")
+MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+# ----------------------------------------------------------------------------------------
+# Child-side measurements: each returns a JSON-able dict.
+# ----------------------------------------------------------------------------------------
+
+def _peak_rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux: KiB
+
+
+def _median_seconds(fn: Callable[[], Any], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak(precision: str) -> float:
+    """Best GFLOP/s of ``torch.mm`` on square matrices in this process (fp32 or bf16)."""
+    import torch
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    best = 0.0
+    for n, reps in ((2048, 10), (4096, 3)):
+        a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+        torch.mm(a, b)  # warm-up
+        seconds = _median_seconds(lambda a=a, b=b: torch.mm(a, b), reps)
+        best = max(best, 2 * n**3 / seconds / 1e9)
+    return best
+
+
+def conv_peak(precision: str) -> float:
+    """GFLOP/s of one large 3x3 convolution (256 -> 256 channels, 128x128, channels-last).
+
+    fp32 ``torch.mm`` goes through MKL, convolutions through oneDNN's own kernels, which can
+    be faster on the same CPU (on AMD in particular): this is the stricter reference.
+    """
+    import torch
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    conv = torch.nn.Conv2d(256, 256, 3, padding=1, bias=False).eval()
+    conv = conv.to(dtype=dtype, memory_format=torch.channels_last)
+    x = torch.randn(1, 256, 128, 128).to(dtype).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        conv(x)
+        seconds = _median_seconds(lambda: conv(x), 5)
+    return 2 * 256 * 256 * 9 * 128 * 128 / seconds / 1e9
+
+
+def _load_generator(name: str):
+    from alphagan.checkpoint import default_checkpoint, load_model
+    from alphagan.models import AlphaGANGenerator
+
+    if name == "paper":
+        import torch
+
+        torch.manual_seed(0)
+        return AlphaGANGenerator()
+    return load_model(default_checkpoint())
+
+
+def _frame(height: int, width: int):
+    """A smooth random RGB frame and an all-unknown trimap (content does not change speed)."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    image = cv2.resize(rng.random((24, 32, 3), dtype=np.float32), (width, height),
+                       interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    return image, np.full((height, width), 0.5, np.float32)
+
+
+def child_model(model: str, height: int, width: int, precision: str, repeats: int) -> dict:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from alphagan.inference import predict_alpha, prepare_for_inference
+
+    net = prepare_for_inference(_load_generator(model))
+    image, trimap = _frame(height, width)
+
+    def run() -> None:
+        predict_alpha(net, image, trimap, precision=precision, region="full", tile="auto")
+
+    with FlopCounterMode(display=False) as counter:  # the warm-up run
+        run()
+    seconds = _median_seconds(run, repeats)
+    rss = _peak_rss_gib()
+    flops = counter.get_total_flops()
+    peak, conv = matmul_peak(precision), conv_peak(precision)
+    achieved = flops / seconds / 1e9
+    return {"seconds": seconds, "peak_rss_gib": rss, "gflop": flops / 1e9,
+            "gflop_per_s": achieved, "matmul_peak_gflop_per_s": peak,
+            "ratio_to_peak": achieved / peak, "conv_peak_gflop_per_s": conv,
+            "ratio_to_best_kernel": achieved / max(peak, conv)}
+
+
+def _scene(stem: str):
+    from alphagan.io import read_alpha, read_image
+    from alphagan.trimap import read_trimap
+
+    root = DATA / "alphamatting"
+    image = read_image(root / "input_training_lowres" / f"{stem}.png")
+    trimap = read_trimap(root / "trimap_training_lowres" / "Trimap1" / f"{stem}.png")
+    alpha = read_alpha(root / "gt_training_lowres" / f"{stem}.png")
+    return image, trimap, alpha
+
+
+def child_scenes(method: str, scenes: list[str]) -> dict:
+    from alphagan.baselines import estimate_alpha_baseline
+    from alphagan.checkpoint import default_checkpoint, load_model
+    from alphagan.inference import predict_alpha, prepare_for_inference
+
+    if method == "alphagan":
+        net = prepare_for_inference(load_model(default_checkpoint()))
+
+        def matte(image, trimap):  # the CLI's defaults
+            return predict_alpha(net, image, trimap, region="unknown", tta="flip", tile="auto")
+    else:
+        def matte(image, trimap):
+            return estimate_alpha_baseline(method, image, trimap)
+
+    data = [_scene(s) for s in scenes]
+    matte(*data[0][:2])  # warm-up (numba kernels, oneDNN primitives)
+    seconds = [_median_seconds(lambda d=d: matte(d[0], d[1]), 1) for d in data]
+    pixels = [d[1].size for d in data]
+    return {"seconds_per_image": statistics.mean(seconds), "peak_rss_gib": _peak_rss_gib(),
+            "images": len(data), "mean_megapixels": statistics.mean(pixels) / 1e6}
+
+
+def child_metrics(repeats: int) -> dict:
+    import cv2
+
+    from alphagan.metrics import compute_all
+
+    image, trimap, alpha = _scene("GT01")
+    height, width = 600, 800
+    alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
+    trimap = cv2.resize(trimap, (width, height), interpolation=cv2.INTER_NEAREST)
+    pred = cv2.GaussianBlur(alpha, (0, 0), 2.0)  # a plausible imperfect prediction
+    compute_all(pred, alpha, trimap)
+    return {"seconds": _median_seconds(lambda: compute_all(pred, alpha, trimap), repeats),
+            "size": f"{width}x{height}"}
+
+
+def child_data(samples: int) -> dict:
+    from alphagan.data import (
+        CompositionDataset,
+        alphamatting_train_items,
+        list_backgrounds,
+        prepare_foregrounds,
+    )
+
+    items = prepare_foregrounds(alphamatting_train_items(DATA / "alphamatting"), None,
+                                progress=False)
+    dataset = CompositionDataset(items, list_backgrounds(DATA / "backgrounds"), crop_size=320,
+                                 length=samples, seed=0)
+    dataset.set_epoch(0)
+    for index in range(samples):  # warm-up pass: fills the decode cache
+        dataset[index]
+    dataset.set_epoch(1)
+    start = time.perf_counter()
+    for index in range(samples):
+        dataset[index]
+    return {"samples_per_s": samples / (time.perf_counter() - start), "crop": 320}
+
+
+def child_train(config_name: str, batch: int, crop: int, precision: str, steps: int) -> dict:
+    import contextlib
+
+    import torch
+
+    from alphagan.losses import GANLoss
+    from alphagan.training.build import build_models, build_optimizers
+    from alphagan.training.config import load_config
+    from alphagan.training.step import gan_step
+
+    config = load_config(REPO / "configs" / config_name, base=REPO)
+    torch.manual_seed(0)
+    generator, discriminator = build_models(config.model, verbose=False)
+    fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+    generator.to(memory_format=fmt).train()
+    discriminator.to(memory_format=fmt).train()
+    opt_g, opt_d = build_optimizers(generator, discriminator, config.optim)
+    alpha = torch.rand(batch, 1, crop, crop)
+    trimap = torch.full_like(alpha, 0.5)
+    fg, bg = torch.rand(batch, 3, crop, crop), torch.rand(batch, 3, crop, crop)
+    data = {"image": alpha * fg + (1 - alpha) * bg, "alpha": alpha, "trimap": trimap,
+            "fg": fg, "bg": bg}
+    data = {k: v.contiguous(memory_format=fmt) for k, v in data.items()}
+    amp = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
+           else contextlib.nullcontext())
+
+    def step() -> None:
+        gan_step(generator, discriminator, opt_g, opt_d, data, gan_loss=GANLoss("vanilla"),
+                 autocast=amp)
+
+    step()
+    seconds = _median_seconds(step, steps)
+    return {"samples_per_s": batch / seconds, "seconds_per_step": seconds, "batch": batch,
+            "crop": crop, "precision": precision, "peak_rss_gib": _peak_rss_gib()}
+
+
+def child_onnx(model: str, height: int, width: int, repeats: int) -> dict:
+    import onnxruntime as ort
+    import torch
+
+    from alphagan.export import export_model
+    from alphagan.inference import prepare_for_inference
+
+    net = _load_generator(model)
+    image, _ = _frame(height, width)
+    x = torch.from_numpy(image.transpose(2, 0, 1).copy())[None]
+    t = torch.full((1, 1, height, width), 0.5)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_model(net, Path(tmp) / "model.onnx", format="onnx")
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        feeds = {"image": x.numpy(), "trimap": t.numpy()}
+        session.run(None, feeds)
+        ort_s = _median_seconds(lambda: session.run(None, feeds), repeats)
+    fast = prepare_for_inference(net)
+    with torch.inference_mode():
+        fast(x, t)
+        torch_s = _median_seconds(lambda: fast(x, t), repeats)
+    return {"onnxruntime_seconds": ort_s, "torch_seconds": torch_s,
+            "onnxruntime_version": ort.__version__}
+
+
+CHILDREN: dict[str, Callable[..., dict]] = {
+    "model": child_model, "scenes": child_scenes, "metrics": child_metrics,
+    "data": child_data, "train": child_train, "onnx": child_onnx,
+}
+
+
+# ----------------------------------------------------------------------------------------
+# Parent: plan, run children, print, write.
+# ----------------------------------------------------------------------------------------
+
+def _spawn(kind: str, threads: int, **kwargs: Any) -> dict:
+    spec = json.dumps({"kind": kind, "threads": threads, "kwargs": kwargs})
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--child", spec], cwd=REPO,
+                          capture_output=True, text=True, env=env)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": f"exit {proc.returncode}: {tail}"}
+
+
+def _run_child(spec: str) -> None:
+    request = json.loads(spec)
+    import torch
+
+    torch.set_num_threads(request["threads"])
+    result = CHILDREN[request["kind"]](**request["kwargs"])
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def _have_shared() -> bool:
+    return (DATA / "alphamatting" / "input_training_lowres").is_dir()
+
+
+def plan(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
+    """(section, label, child request) for every measurement, in run order."""
+    jobs: list[tuple[str, str, dict]] = []
+    sizes = QUICK_SIZES if args.quick else SIZES
+    models = ["shipped"] if args.quick else ["paper", "shipped"]
+    for model in models:
+        for size, (h, w) in sizes.items():
+            repeats = args.repeats_4k if size == "3840x2160" else args.repeats
+            for precision in ("fp32", "bf16"):
+                jobs.append(("models", f"{model} {size} {precision}",
+                             {"kind": "model", "model": model, "height": h, "width": w,
+                              "precision": precision, "repeats": repeats}))
+    scenes = SCENES[:2] if args.quick else SCENES
+    methods = ["alphagan", "cf"] if args.quick else ["alphagan", "cf", "knn", "lkm"]
+    for method in methods:
+        jobs.append(("scenes", method, {"kind": "scenes", "method": method, "scenes": scenes}))
+    jobs.append(("metrics", "compute_all", {"kind": "metrics", "repeats": 5}))
+    jobs.append(("data", "composition", {"kind": "data", "samples": 40 if args.quick else 300}))
+    jobs.append(("train", "shipped recipe", {"kind": "train", "config_name":
+                 "alphagan_light.yaml", "batch": 8, "crop": 224, "precision": "bf16",
+                 "steps": 2 if args.quick else 5}))
+    if not args.quick:
+        jobs.append(("train", "paper model", {"kind": "train", "config_name":
+                     "alphagan_comp1k.yaml", "batch": 2, "crop": 320, "precision": "bf16",
+                     "steps": 2}))
+    onnx_sizes = {"160x120": (120, 160)} if args.quick else {"800x600": (600, 800),
+                                                             "1920x1080": (1080, 1920)}
+    for model in models:
+        for size, (h, w) in onnx_sizes.items():
+            if model == "paper" and size != "800x600":
+                continue
+            jobs.append(("onnx", f"{model} {size}", {"kind": "onnx", "model": model,
+                                                     "height": h, "width": w,
+                                                     "repeats": args.repeats}))
+    needs_shared = {"scenes", "metrics", "data"}
+    return [j for j in jobs if j[0] in args.only and (j[0] not in needs_shared
+                                                      or _have_shared())]
+
+
+def _fmt(value: Any, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def render(results: dict[str, dict[str, dict]], threads: int) -> str:
+    """Markdown tables of everything measured."""
+    out: list[str] = []
+    models = results.get("models", {})
+    if models:
+        out += [f"Generators on full frames ({threads} threads; median of runs after a "
+                f"warm-up; peaks measured in the same process: `torch.mm` and, stricter, the "
+                f"best of it and a large oneDNN 3x3 convolution):",
+                "", "| model | size | precision | s/image | peak RSS GiB | GFLOP | GFLOP/s "
+                "| mm peak GFLOP/s | % of mm peak | % of best kernel |",
+                "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for label, r in models.items():
+            model, size, precision = label.split()
+            if "error" in r:
+                out.append(f"| {model} | {size} | {precision} | error: {r['error']} ||||||")
+                continue
+            out.append(f"| {model} | {size} | {precision} | {r['seconds']:.3f} | "
+                       f"{r['peak_rss_gib']:.2f} | {r['gflop']:.1f} | {r['gflop_per_s']:.1f} | "
+                       f"{r['matmul_peak_gflop_per_s']:.1f} | {100 * r['ratio_to_peak']:.0f}% | "
+                       f"{100 * r['ratio_to_best_kernel']:.0f}% |")
+        out.append("")
+    scenes = results.get("scenes", {})
+    if scenes:
+        first = next(iter(scenes.values()))
+        out += [f"Real scenes ({first.get('images', '?')} alphamatting.com images with "
+                f"Trimap1, {_fmt(first.get('mean_megapixels'), '.2f')} MP on average; "
+                f"alphagan = `predict` defaults):", "",
+                "| method | s/image | peak RSS GiB |", "|---|---:|---:|"]
+        for label, r in scenes.items():
+            if "error" in r:
+                out.append(f"| {label} | error: {r['error']} | |")
+            else:
+                out.append(f"| {label} | {r['seconds_per_image']:.2f} | "
+                           f"{r['peak_rss_gib']:.2f} |")
+        out.append("")
+    rows = []
+    for label, r in results.get("metrics", {}).items():
+        rows.append(f"| metrics: SAD+MSE+Grad+Conn, {r.get('size')} | "
+                    f"{_fmt(r.get('seconds'), '.3f')} s/image |")
+    for label, r in results.get("data", {}).items():
+        rows.append(f"| data: DIM composites at 320x320, one worker | "
+                    f"{_fmt(r.get('samples_per_s'), '.1f')} samples/s |")
+    for label, r in results.get("train", {}).items():
+        rows.append(f"| training: {label} (batch {r.get('batch')} at {r.get('crop')}, "
+                    f"{r.get('precision')}) | {_fmt(r.get('samples_per_s'), '.2f')} samples/s |")
+    for label, r in results.get("onnx", {}).items():
+        rows.append(f"| ONNX Runtime: {label} fp32 | {_fmt(r.get('onnxruntime_seconds'), '.3f')}"
+                    f" s (torch {_fmt(r.get('torch_seconds'), '.3f')} s) |")
+    if rows:
+        out += ["| measurement | result |", "|---|---:|", *rows, ""]
+    return "\n".join(out)
+
+
+def update_readme(table: str, command: str, readme: Path = REPO / "README.md") -> None:
+    from alphagan.atomic import write_text_atomic
+
+    text = readme.read_text(encoding="utf-8")
+    if MARK_START not in text or MARK_END not in text:
+        raise SystemExit(f"{readme}: no {MARK_START} ... {MARK_END} section to update")
+    head, rest = text.split(MARK_START, 1)
+    _, tail = rest.split(MARK_END, 1)
+    body = f"{MARK_START}\nMeasured with `{command}`:\n\n{table}{MARK_END}"
+    write_text_atomic(readme, head + body + tail)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes and few runs: checks that every section works")
+    parser.add_argument("--only", default=",".join(SECTIONS),
+                        help=f"comma-separated sections (default: all of {', '.join(SECTIONS)})")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per measurement")
+    parser.add_argument("--repeats-4k", type=int, default=1, help="timed runs at 3840x2160")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--out", type=Path,
+                        help=f"JSON report (default {DEFAULT_OUT.relative_to(REPO)}, "
+                             f"or bench_quick.json with --quick)")
+    parser.add_argument("--update-readme", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        _run_child(args.child)
+        return 0
+    args.only = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(args.only) - set(SECTIONS))
+    if unknown or args.repeats < 1 or args.repeats_4k < 1 or args.threads < 1:
+        parser.error(f"bad arguments (unknown sections: {unknown or 'none'}; repeats and "
+                     f"threads must be >= 1)")
+    if not _have_shared():
+        print(f"note: {DATA} not found; skipping the scenes, metrics and data sections",
+              file=sys.stderr)
+
+    results: dict[str, dict[str, dict]] = {}
+    jobs = plan(args)
+    started = time.perf_counter()
+    for index, (section, label, request) in enumerate(jobs, 1):
+        print(f"[{index}/{len(jobs)}] {section}: {label} ...", file=sys.stderr, flush=True)
+        kind = request.pop("kind")
+        results.setdefault(section, {})[label] = _spawn(kind, args.threads, **request)
+    command = "python -m benchmarks.run " + " ".join(
+        a for a in (sys.argv[1:] if argv is None else argv) if a != "--update-readme")
+    table = render(results, args.threads)
+    print(table)
+    report = {
+        "benchmark": "run", "command": command.strip(), "threads": args.threads,
+        "wall_seconds": time.perf_counter() - started, "results": results,
+        "environment": {"cpu_count": os.cpu_count(), "machine": platform.machine(),
+                        "processor": _cpu_name(), "python": platform.python_version(),
+                        "torch": _torch_version()},
+    }
+    out = args.out or DEFAULT_OUT.with_name("bench_quick.json" if args.quick else "bench.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    from alphagan.atomic import write_text_atomic
+
+    write_text_atomic(out, json.dumps(report, indent=2) + "\n")
+    print(f"wrote {out}", file=sys.stderr)
+    if args.update_readme:
+        update_readme(table, command.strip())
+        print("updated README.md", file=sys.stderr)
+    return 1 if any("error" in r for s in results.values() for r in s.values()) else 0
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
