@@ -14,8 +14,11 @@ Sections (each measurement runs in a fresh child process, so its peak memory is 
   the same precision measured in the same process right after (square matrices, 2048 and
   4096). Peak RSS is the child's maximum resident set size (Python and torch included).
 - ``scenes``: what a user gets on real photos: ``predict`` with its defaults (shipped model,
-  unknown region, flip TTA) and ``baseline`` cf/knn/lkm on the same alphamatting.com scenes
-  (Trimap1, about 800x600), seconds per image and peak RSS, one child per method.
+  unknown region, flip TTA), the shipped model on the whole image and on the unknown region
+  without TTA (the saving of ``--region unknown``), and ``baseline`` cf/knn/lkm on the same
+  alphamatting.com scenes (Trimap1, about 800x600): seconds per image, peak RSS.
+- ``precision``: the effect of ``--precision bf16`` on the shipped model's mean SAD over all
+  27 alphamatting.com training scenes x 2 trimaps.
 - ``metrics``: SAD+MSE+Grad+Conn on one real 800x600 image (median of 5).
 - ``data``: the DIM composition pipeline at 320x320 in one process (= one worker).
 - ``train``: optimiser steps per second of G+D (random batches: the model's cost alone)
@@ -49,7 +52,7 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench.json"
 SIZES = {"800x600": (600, 800), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
 QUICK_SIZES = {"160x120": (120, 160), "320x240": (240, 320)}
 SCENES = ["GT01", "GT04", "GT07", "GT10", "GT13", "GT16", "GT19", "GT22", "GT25"]
-SECTIONS = ("models", "scenes", "metrics", "data", "train", "onnx")
+SECTIONS = ("models", "region", "scenes", "highres", "precision", "metrics", "data", "train", "onnx")
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -161,25 +164,138 @@ def _scene(stem: str):
 
 
 def child_scenes(method: str, scenes: list[str]) -> dict:
+    """Seconds per image of one method; ``alphagan:<region>:<tta>`` for the shipped model."""
     from alphagan.baselines import estimate_alpha_baseline
     from alphagan.checkpoint import default_checkpoint, load_model
     from alphagan.inference import predict_alpha, prepare_for_inference
+    from alphagan.tiling import context_radius, unknown_window
+    from alphagan.trimap import unknown_mask
 
-    if method == "alphagan":
-        net = prepare_for_inference(load_model(default_checkpoint()))
+    data = [_scene(s) for s in scenes]
+    extra: dict[str, float] = {}
+    if method.startswith("alphagan"):
+        _, region, tta = method.split(":")
+        model = load_model(default_checkpoint())
+        margin = context_radius(model.config)
+        windows = [unknown_window(unknown_mask(d[1]), margin) for d in data]
+        extra["network_area_fraction"] = statistics.mean(
+            1.0 if region == "full" else (w.shape[0] * w.shape[1] if w else 0) / d[1].size
+            for w, d in zip(windows, data))
+        net = prepare_for_inference(model)
 
-        def matte(image, trimap):  # the CLI's defaults
-            return predict_alpha(net, image, trimap, region="unknown", tta="flip", tile="auto")
+        def matte(image, trimap):
+            return predict_alpha(net, image, trimap, region=region, tta=tta, tile="auto")
     else:
         def matte(image, trimap):
             return estimate_alpha_baseline(method, image, trimap)
 
-    data = [_scene(s) for s in scenes]
     matte(*data[0][:2])  # warm-up (numba kernels, oneDNN primitives)
     seconds = [_median_seconds(lambda d=d: matte(d[0], d[1]), 1) for d in data]
     pixels = [d[1].size for d in data]
     return {"seconds_per_image": statistics.mean(seconds), "peak_rss_gib": _peak_rss_gib(),
-            "images": len(data), "mean_megapixels": statistics.mean(pixels) / 1e6}
+            "images": len(data), "mean_megapixels": statistics.mean(pixels) / 1e6, **extra}
+
+
+def child_highres(trimap_set: str = "Trimap1") -> dict:
+    """The shipped model on the 3280x2310 alphamatting.com photo (GT04): whole image in one
+    piece, in 1024-pixel tiles, and on the unknown region only (tiles auto), no TTA."""
+    import numpy as np
+
+    from alphagan.checkpoint import default_checkpoint, load_model
+    from alphagan.inference import predict_alpha, prepare_for_inference
+    from alphagan.io import read_alpha, read_image
+    from alphagan.metrics import sad
+    from alphagan.tiling import context_radius, unknown_window
+    from alphagan.trimap import read_trimap, unknown_mask
+
+    root = DATA / "alphamatting_highres"
+    image = read_image(root / "input" / "GT04.jpg")
+    trimap = read_trimap(root / "trimap" / trimap_set / "GT04.png")
+    gt = read_alpha(root / "gt" / "GT04.png")
+    model = load_model(default_checkpoint())
+    window = unknown_window(unknown_mask(trimap), context_radius(model.config))
+    net = prepare_for_inference(model)
+    runs = {"full, one piece": dict(region="full", tile=None),
+            "full, 1024 tiles": dict(region="full", tile=1024),
+            "unknown region": dict(region="unknown", tile="auto")}
+    out: dict[str, Any] = {"size": f"{trimap.shape[1]}x{trimap.shape[0]}",
+                           "network_area_fraction": window.shape[0] * window.shape[1]
+                           / trimap.size}
+    alphas = {}
+    for name, options in runs.items():
+        start = time.perf_counter()
+        alphas[name] = predict_alpha(net, image, trimap, **options)
+        out[name] = {"seconds": time.perf_counter() - start, "sad": sad(alphas[name], gt, trimap)}
+    reference = alphas["full, one piece"]
+    for name in list(runs)[1:]:
+        out[name]["mean_abs_diff_vs_one_piece"] = float(np.abs(alphas[name] - reference).mean())
+    out["peak_rss_gib"] = _peak_rss_gib()
+    return out
+
+
+def child_region(height: int = 1080, width: int = 1920, box: int = 320) -> dict:
+    """``--region unknown`` against the whole frame, shipped model, no TTA: a frame whose
+    unknown pixels fill a ``box``-sided square in its middle (a small subject in a big photo).
+    ``pooling="image"`` makes the crop exact, so its difference is float rounding alone."""
+    import numpy as np
+
+    from alphagan.checkpoint import default_checkpoint, load_model
+    from alphagan.inference import predict_alpha, prepare_for_inference
+    from alphagan.tiling import context_radius, unknown_window
+    from alphagan.trimap import unknown_mask
+
+    image, trimap = _frame(height, width)
+    trimap[:] = 0.0
+    y0, x0 = (height - box) // 2, (width - box) // 2
+    trimap[y0:y0 + box, x0:x0 + box] = 0.5
+    trimap[y0 + box // 4:y0 + 3 * box // 4, x0 + box // 4:x0 + 3 * box // 4] = 1.0
+    model = load_model(default_checkpoint())
+    window = unknown_window(unknown_mask(trimap), context_radius(model.config))
+    net = prepare_for_inference(model)
+    runs = {"full": dict(region="full"), "unknown": dict(region="unknown"),
+            "unknown, pooling=image": dict(region="unknown", pooling="image")}
+    alphas, out = {}, {}
+    for name, options in runs.items():
+        predict_alpha(net, image, trimap, **options)  # warm-up at this shape
+        start = time.perf_counter()
+        alphas[name] = predict_alpha(net, image, trimap, **options)
+        out[name] = {"seconds": time.perf_counter() - start}
+    unknown = trimap == 0.5
+    for name in ("unknown", "unknown, pooling=image"):
+        out[name]["max_abs_diff_vs_full"] = float(np.abs(alphas[name] - alphas["full"])
+                                                  [unknown].max())
+    return {"size": f"{width}x{height}", "margin": context_radius(model.config),
+            "network_area_fraction": window.shape[0] * window.shape[1] / trimap.size, **out}
+
+
+def child_precision() -> dict:
+    """Mean SAD of the shipped model (``predict`` defaults) in fp32 and bf16 on every
+    alphamatting.com training scene with both trimaps."""
+    import numpy as np
+
+    from alphagan.checkpoint import default_checkpoint, load_model
+    from alphagan.inference import predict_alpha, prepare_for_inference
+    from alphagan.io import read_alpha, read_image
+    from alphagan.metrics import sad
+    from alphagan.trimap import read_trimap
+
+    root = DATA / "alphamatting"
+    net = prepare_for_inference(load_model(default_checkpoint()))
+    sads: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    diffs = []
+    for path in sorted((root / "input_training_lowres").glob("*.png")):
+        image, alpha = read_image(path), read_alpha(root / "gt_training_lowres" / path.name)
+        for trimap_set in ("Trimap1", "Trimap2"):
+            trimap = read_trimap(root / "trimap_training_lowres" / trimap_set / path.name)
+            preds = {p: predict_alpha(net, image, trimap, precision=p, region="unknown",
+                                      tta="flip") for p in sads}
+            for p, pred in preds.items():
+                sads[p].append(sad(pred, alpha, trimap))
+            diffs.append(float(np.abs(preds["bf16"] - preds["fp32"])[trimap == 0.5].mean()))
+    fp32, bf16 = statistics.mean(sads["fp32"]), statistics.mean(sads["bf16"])
+    return {"images": len(sads["fp32"]), "mean_sad_fp32": fp32, "mean_sad_bf16": bf16,
+            "relative_change": (bf16 - fp32) / fp32,
+            "mean_abs_alpha_diff_unknown": statistics.mean(diffs)}
 
 
 def child_metrics(repeats: int) -> dict:
@@ -281,7 +397,10 @@ def child_onnx(model: str, height: int, width: int, repeats: int) -> dict:
 
 
 CHILDREN: dict[str, Callable[..., dict]] = {
-    "model": child_model, "scenes": child_scenes, "metrics": child_metrics,
+    "model": child_model, "scenes": child_scenes, "highres": child_highres,
+    "region": child_region,
+    "precision": child_precision,
+    "metrics": child_metrics,
     "data": child_data, "train": child_train, "onnx": child_onnx,
 }
 
@@ -327,10 +446,17 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
                 jobs.append(("models", f"{model} {size} {precision}",
                              {"kind": "model", "model": model, "height": h, "width": w,
                               "precision": precision, "repeats": repeats}))
+    jobs.append(("region", "unknown vs full", {"kind": "region"} if not args.quick else
+                 {"kind": "region", "height": 240, "width": 320, "box": 64}))
     scenes = SCENES[:2] if args.quick else SCENES
-    methods = ["alphagan", "cf"] if args.quick else ["alphagan", "cf", "knn", "lkm"]
+    methods = ["alphagan:unknown:flip", "alphagan:full:none", "alphagan:unknown:none", "cf"]
+    if not args.quick:
+        methods += ["knn", "lkm"]
     for method in methods:
         jobs.append(("scenes", method, {"kind": "scenes", "method": method, "scenes": scenes}))
+    if not args.quick:
+        jobs.append(("highres", "GT04 3280x2310", {"kind": "highres"}))
+        jobs.append(("precision", "shipped bf16 vs fp32", {"kind": "precision"}))
     jobs.append(("metrics", "compute_all", {"kind": "metrics", "repeats": 5}))
     jobs.append(("data", "composition", {"kind": "data", "samples": 40 if args.quick else 300}))
     jobs.append(("train", "shipped recipe", {"kind": "train", "config_name":
@@ -349,7 +475,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
             jobs.append(("onnx", f"{model} {size}", {"kind": "onnx", "model": model,
                                                      "height": h, "width": w,
                                                      "repeats": args.repeats}))
-    needs_shared = {"scenes", "metrics", "data"}
+    needs_shared = {"scenes", "highres", "precision", "metrics", "data"}
     return [j for j in jobs if j[0] in args.only and (j[0] not in needs_shared
                                                       or _have_shared())]
 
@@ -381,19 +507,57 @@ def render(results: dict[str, dict[str, dict]], threads: int) -> str:
         out.append("")
     scenes = results.get("scenes", {})
     if scenes:
-        first = next(iter(scenes.values()))
+        first = next((r for r in scenes.values() if "error" not in r), {})
         out += [f"Real scenes ({first.get('images', '?')} alphamatting.com images with "
                 f"Trimap1, {_fmt(first.get('mean_megapixels'), '.2f')} MP on average; "
-                f"alphagan = `predict` defaults):", "",
-                "| method | s/image | peak RSS GiB |", "|---|---:|---:|"]
+                f"`alphagan:REGION:TTA` is the shipped model, `alphagan:unknown:flip` being "
+                f"what `predict` does by default; network area = share of the image the "
+                f"network runs on):", "",
+                "| method | s/image | peak RSS GiB | network area |", "|---|---:|---:|---:|"]
         for label, r in scenes.items():
             if "error" in r:
-                out.append(f"| {label} | error: {r['error']} | |")
+                out.append(f"| {label} | error: {r['error']} | | |")
             else:
+                area = r.get("network_area_fraction")
                 out.append(f"| {label} | {r['seconds_per_image']:.2f} | "
-                           f"{r['peak_rss_gib']:.2f} |")
+                           f"{r['peak_rss_gib']:.2f} | "
+                           f"{'' if area is None else format(area, '.0%')} |")
+        out.append("")
+    for label, r in results.get("region", {}).items():
+        if "error" in r:
+            out += [f"Region: error: {r['error']}", ""]
+            continue
+        out += [f"Unknown region only (shipped model, no TTA, {r['size']} frame whose unknown "
+                f"pixels fill a square in the middle; margin {r['margin']} px = the model's "
+                f"receptive context; the window is {r['network_area_fraction']:.0%} of the "
+                f"frame):", "", "| region | seconds | max abs diff vs full (unknown pixels) |",
+                "|---|---:|---:|"]
+        for name in ("full", "unknown", "unknown, pooling=image"):
+            diff = r[name].get("max_abs_diff_vs_full")
+            out.append(f"| {name} | {r[name]['seconds']:.3f} | "
+                       f"{'' if diff is None else format(diff, '.1e')} |")
+        out.append("")
+    for label, r in results.get("highres", {}).items():
+        if "error" in r:
+            out += [f"High resolution: error: {r['error']}", ""]
+            continue
+        out += [f"High resolution: the shipped model on alphamatting.com GT04 at {r['size']} "
+                f"(Trimap1, no TTA; the unknown region's window is "
+                f"{r['network_area_fraction']:.0%} of the image; peak RSS of the three runs "
+                f"{r['peak_rss_gib']:.2f} GiB):", "",
+                "| run | seconds | SAD | mean abs diff vs one piece |", "|---|---:|---:|---:|"]
+        for name in ("full, one piece", "full, 1024 tiles", "unknown region"):
+            row = r[name]
+            diff = row.get("mean_abs_diff_vs_one_piece")
+            out.append(f"| {name} | {row['seconds']:.2f} | {row['sad']:.1f} | "
+                       f"{'' if diff is None else format(diff, '.2e')} |")
         out.append("")
     rows = []
+    for label, r in results.get("precision", {}).items():
+        rows.append(f"| bf16 vs fp32, shipped model, mean SAD over {r.get('images')} real "
+                    f"images | {_fmt(r.get('mean_sad_fp32'), '.3f')} -> "
+                    f"{_fmt(r.get('mean_sad_bf16'), '.3f')} "
+                    f"({_fmt(100 * r['relative_change'] if 'relative_change' in r else None, '+.2f')}%) |")
     for label, r in results.get("metrics", {}).items():
         rows.append(f"| metrics: SAD+MSE+Grad+Conn, {r.get('size')} | "
                     f"{_fmt(r.get('seconds'), '.3f')} s/image |")

@@ -207,14 +207,14 @@ def test_region_unknown_equals_full_run(tiny, size, box) -> None:
     image, trimap = scene_with_box(*size, box)
     full = predict_alpha(tiny, image, trimap)
     unknown = trimap == 0.5
-    # Exact context (margin = context radius) and the whole image's pooled mean: the crop
-    # computes the same numbers as the full run; only float32 rounding differs (measured
-    # <= 1.2e-7: oneDNN blocks differently-sized convolutions differently).
-    exact = predict_alpha(tiny, image, trimap, region="unknown", pooling="image")
+    # The defaults, exact context (margin = context radius) and the whole image's pooled
+    # mean: the crop computes the same numbers as the full run; only float32 rounding
+    # differs (measured <= 1.2e-7: oneDNN blocks differently-sized convolutions differently).
+    exact = predict_alpha(tiny, image, trimap, region="unknown")
     assert np.abs(exact - full).max() < 1e-5
-    # Default pooling: the pooling branch averages over the crop instead (the only
+    # pooling="region": the pooling branch averages over the crop instead (the only
     # difference), a small change, then known pixels are still exact.
-    cropped = predict_alpha(tiny, image, trimap, region="unknown")
+    cropped = predict_alpha(tiny, image, trimap, region="unknown", pooling="region")
     assert np.abs(cropped - full)[unknown].mean() < 1 / 255
     assert np.array_equal(cropped[~unknown], full[~unknown])
     # The margin matters: without context the crop is visibly different.

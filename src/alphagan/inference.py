@@ -123,7 +123,7 @@ def predict_alpha(
     precision: Precision = "fp32",
     region: Region = "full",
     margin: int | None = None,
-    pooling: Pooling = "region",
+    pooling: Pooling = "image",
     tile: int | Literal["auto"] | None = None,
     overlap: int | None = None,
     max_side: int | None = None,
@@ -150,15 +150,16 @@ def predict_alpha(
             (for BatchNorm models; GroupNorm's statistics span the whole input, like pooling).
         pooling: what the ASPP image-pooling branch averages when the network runs on part
             of the image. That branch is a *global* average of the encoder output, so no
-            finite margin makes a crop exact by itself. ``"region"`` (default): the average
-            over the crop that ``region`` selects (the whole image for ``"full"``), the same
-            whether or not it is tiled; for ``region="unknown"`` this is the one approximation
-            (measured with the light model: on the 4 alphamatting validation images x 2
-            trimaps, mean |difference| over the unknown pixels <= 2.3e-4 and SAD within 0.001;
-            on GT04 at 3280x2310, 1.9e-3 and SAD 641.2 -> 638.5). ``"image"``: the whole
-            image's average, from an extra encoder-only pass over it; ``region="unknown"``
-            then equals ``"full"`` up to float32 rounding, but the extra pass costs most of
-            the saving.
+            finite margin makes a crop exact by itself. ``"image"`` (default): the whole
+            image's average, from an extra encoder-only pass over the image; with the default
+            margin ``region="unknown"`` then equals ``"full"`` up to float32 rounding
+            (measured 4e-7 on a 1920x1080 frame, ``python -m benchmarks.run --only region``)
+            and still saves most of the time when the unknown pixels are a small part of the
+            image. ``"region"``: the average over the crop that ``region`` selects (no extra
+            pass). An approximation for ``region="unknown"``: small on the alphamatting
+            scenes (mean |difference| over the unknown pixels <= 2.3e-4 on the 4 validation
+            images x 2 trimaps), but up to 0.25 at single pixels on a 1920x1080 frame that is
+            mostly flat background.
         tile: run the region in overlapping tiles of this side (rounded down to a multiple of
             8, at least 64) when it is larger; the outer quarter of every overlap is dropped
             and the middle half cross-faded linearly (:func:`~alphagan.tiling.feather`).
