@@ -34,7 +34,7 @@ test: $(VENV)/.warm
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# The performance table in README.md (about 15 minutes on 2 cores; nothing else running).
+# The performance table in README.md (about 20 minutes on 2 cores; nothing else running).
 bench: $(VENV)/.warm
 	$(BIN)/python -m benchmarks.run --update-readme
 

@@ -345,7 +345,9 @@ def child_train(config_name: str, batch: int, crop: int, precision: str, steps: 
     from alphagan.training.config import load_config
     from alphagan.training.step import gan_step
 
-    config = load_config(REPO / "configs" / config_name, base=REPO)
+    # No ImageNet file needed: the step's cost does not depend on the weights.
+    config = load_config(REPO / "configs" / config_name, ["model.backbone_weights=null"],
+                         base=REPO)
     torch.manual_seed(0)
     generator, discriminator = build_models(config.model, verbose=False)
     fmt = torch.channels_last if config.channels_last else torch.contiguous_format
@@ -555,9 +557,9 @@ def render(results: dict[str, dict[str, dict]], threads: int) -> str:
     rows = []
     for label, r in results.get("precision", {}).items():
         rows.append(f"| bf16 vs fp32, shipped model, mean SAD over {r.get('images')} real "
-                    f"images | {_fmt(r.get('mean_sad_fp32'), '.3f')} -> "
-                    f"{_fmt(r.get('mean_sad_bf16'), '.3f')} "
-                    f"({_fmt(100 * r['relative_change'] if 'relative_change' in r else None, '+.2f')}%) |")
+                    f"images | {_fmt(r.get('mean_sad_fp32'), '.4f')} -> "
+                    f"{_fmt(r.get('mean_sad_bf16'), '.4f')} "
+                    f"({_fmt(100 * r['relative_change'] if 'relative_change' in r else None, '+.3f')}%) |")
     for label, r in results.get("metrics", {}).items():
         rows.append(f"| metrics: SAD+MSE+Grad+Conn, {r.get('size')} | "
                     f"{_fmt(r.get('seconds'), '.3f')} s/image |")
@@ -565,6 +567,9 @@ def render(results: dict[str, dict[str, dict]], threads: int) -> str:
         rows.append(f"| data: DIM composites at 320x320, one worker | "
                     f"{_fmt(r.get('samples_per_s'), '.1f')} samples/s |")
     for label, r in results.get("train", {}).items():
+        if "error" in r:
+            rows.append(f"| training: {label} | error: {r['error']} |")
+            continue
         rows.append(f"| training: {label} (batch {r.get('batch')} at {r.get('crop')}, "
                     f"{r.get('precision')}) | {_fmt(r.get('samples_per_s'), '.2f')} samples/s |")
     for label, r in results.get("onnx", {}).items():

@@ -157,8 +157,8 @@ def predict_alpha(
             and still saves most of the time when the unknown pixels are a small part of the
             image. ``"region"``: the average over the crop that ``region`` selects (no extra
             pass). An approximation for ``region="unknown"``: small on the alphamatting
-            scenes (mean |difference| over the unknown pixels <= 2.3e-4 on the 4 validation
-            images x 2 trimaps), but up to 0.25 at single pixels on a 1920x1080 frame that is
+            scenes (with an earlier version of the shipped model, mean |difference| over the
+            unknown pixels <= 2.3e-4 on the 4 validation images x 2 trimaps), but up to 0.25 at single pixels on a 1920x1080 frame that is
             mostly flat background.
         tile: run the region in overlapping tiles of this side (rounded down to a multiple of
             8, at least 64) when it is larger; the outer quarter of every overlap is dropped
@@ -171,8 +171,9 @@ def predict_alpha(
             (INTER_AREA image, nearest-neighbour trimap) and upsample the alpha bilinearly.
         tta: test-time augmentation. ``"flip"``: the mean of the predictions for the image
             and its left-right mirror (twice the time; measured with the shipped model on the
-            4 alphamatting validation scenes x 2 trimaps: mean SAD 7.64 -> 7.45, Grad
-            10.70 -> 9.96). ``"none"``: one pass.
+            4 held-out alphamatting scenes x 2 trimaps: mean SAD 7.75 -> 7.35, Grad
+            10.54 -> 9.75, ``python -m benchmarks.model_card --methods
+            alphagan,alphagan-1pass``). ``"none"``: one pass.
 
     Returns:
         float32 HxW alpha in [0,1], exactly 0/1 in the known regions of the (full-size)
