@@ -161,6 +161,8 @@ class AlphaGANGenerator(nn.Module):
         y = self.decode2(torch.cat([y, self.skip2(feats.stem)], dim=1))  # (B,64,H/2,W/2)
         y = self.upconv(y)  # (B,32,H,W)
         if self.config.image_skip:
-            y = torch.cat([y, x], dim=1)
+            # In y's dtype: under bf16 autocast a mixed cat would be promoted to a full-size
+            # fp32 copy that the next conv casts straight back (same numbers, more traffic).
+            y = torch.cat([y, x.to(y.dtype)], dim=1)
         alpha = torch.sigmoid(self.head(self.refine(y)))  # (B,1,H,W)
         return alpha[..., :h, :w]
