@@ -166,7 +166,6 @@ def _scene(stem: str):
 def child_scenes(method: str, scenes: list[str]) -> dict:
     """Seconds per image of one method; ``alphagan:<region>:<tta>`` for the shipped model."""
     from alphagan.baselines import estimate_alpha_baseline
-    from alphagan.checkpoint import default_checkpoint, load_model
     from alphagan.inference import predict_alpha, prepare_for_inference
     from alphagan.tiling import context_radius, unknown_window
     from alphagan.trimap import unknown_mask
@@ -175,7 +174,7 @@ def child_scenes(method: str, scenes: list[str]) -> dict:
     extra: dict[str, float] = {}
     if method.startswith("alphagan"):
         _, region, tta = method.split(":")
-        model = load_model(default_checkpoint())
+        model = _load_generator("shipped")
         margin = context_radius(model.config)
         windows = [unknown_window(unknown_mask(d[1]), margin) for d in data]
         extra["network_area_fraction"] = statistics.mean(
@@ -201,7 +200,6 @@ def child_highres(trimap_set: str = "Trimap1") -> dict:
     piece, in 1024-pixel tiles, and on the unknown region only (tiles auto), no TTA."""
     import numpy as np
 
-    from alphagan.checkpoint import default_checkpoint, load_model
     from alphagan.inference import predict_alpha, prepare_for_inference
     from alphagan.io import read_alpha, read_image
     from alphagan.metrics import sad
@@ -212,7 +210,7 @@ def child_highres(trimap_set: str = "Trimap1") -> dict:
     image = read_image(root / "input" / "GT04.jpg")
     trimap = read_trimap(root / "trimap" / trimap_set / "GT04.png")
     gt = read_alpha(root / "gt" / "GT04.png")
-    model = load_model(default_checkpoint())
+    model = _load_generator("shipped")
     window = unknown_window(unknown_mask(trimap), context_radius(model.config))
     net = prepare_for_inference(model)
     runs = {"full, one piece": dict(region="full", tile=None),
@@ -236,10 +234,10 @@ def child_highres(trimap_set: str = "Trimap1") -> dict:
 def child_region(height: int = 1080, width: int = 1920, box: int = 320) -> dict:
     """``--region unknown`` against the whole frame, shipped model, no TTA: a frame whose
     unknown pixels fill a ``box``-sided square in its middle (a small subject in a big photo).
-    ``pooling="image"`` makes the crop exact, so its difference is float rounding alone."""
+    The default ``pooling="image"`` makes the crop exact (float rounding alone);
+    ``pooling="region"`` skips the whole-image encoder pass and approximates."""
     import numpy as np
 
-    from alphagan.checkpoint import default_checkpoint, load_model
     from alphagan.inference import predict_alpha, prepare_for_inference
     from alphagan.tiling import context_radius, unknown_window
     from alphagan.trimap import unknown_mask
@@ -249,11 +247,11 @@ def child_region(height: int = 1080, width: int = 1920, box: int = 320) -> dict:
     y0, x0 = (height - box) // 2, (width - box) // 2
     trimap[y0:y0 + box, x0:x0 + box] = 0.5
     trimap[y0 + box // 4:y0 + 3 * box // 4, x0 + box // 4:x0 + 3 * box // 4] = 1.0
-    model = load_model(default_checkpoint())
+    model = _load_generator("shipped")
     window = unknown_window(unknown_mask(trimap), context_radius(model.config))
     net = prepare_for_inference(model)
     runs = {"full": dict(region="full"), "unknown": dict(region="unknown"),
-            "unknown, pooling=image": dict(region="unknown", pooling="image")}
+            "unknown, pooling=region": dict(region="unknown", pooling="region")}
     alphas, out = {}, {}
     for name, options in runs.items():
         predict_alpha(net, image, trimap, **options)  # warm-up at this shape
@@ -261,7 +259,7 @@ def child_region(height: int = 1080, width: int = 1920, box: int = 320) -> dict:
         alphas[name] = predict_alpha(net, image, trimap, **options)
         out[name] = {"seconds": time.perf_counter() - start}
     unknown = trimap == 0.5
-    for name in ("unknown", "unknown, pooling=image"):
+    for name in ("unknown", "unknown, pooling=region"):
         out[name]["max_abs_diff_vs_full"] = float(np.abs(alphas[name] - alphas["full"])
                                                   [unknown].max())
     return {"size": f"{width}x{height}", "margin": context_radius(model.config),
@@ -273,14 +271,13 @@ def child_precision() -> dict:
     alphamatting.com training scene with both trimaps."""
     import numpy as np
 
-    from alphagan.checkpoint import default_checkpoint, load_model
     from alphagan.inference import predict_alpha, prepare_for_inference
     from alphagan.io import read_alpha, read_image
     from alphagan.metrics import sad
     from alphagan.trimap import read_trimap
 
     root = DATA / "alphamatting"
-    net = prepare_for_inference(load_model(default_checkpoint()))
+    net = prepare_for_inference(_load_generator("shipped"))
     sads: dict[str, list[float]] = {"fp32": [], "bf16": []}
     diffs = []
     for path in sorted((root / "input_training_lowres").glob("*.png")):
@@ -534,7 +531,7 @@ def render(results: dict[str, dict[str, dict]], threads: int) -> str:
                 f"receptive context; the window is {r['network_area_fraction']:.0%} of the "
                 f"frame):", "", "| region | seconds | max abs diff vs full (unknown pixels) |",
                 "|---|---:|---:|"]
-        for name in ("full", "unknown", "unknown, pooling=image"):
+        for name in ("full", "unknown", "unknown, pooling=region"):
             diff = r[name].get("max_abs_diff_vs_full")
             out.append(f"| {name} | {r[name]['seconds']:.3f} | "
                        f"{'' if diff is None else format(diff, '.1e')} |")

@@ -153,13 +153,15 @@ def predict_alpha(
             finite margin makes a crop exact by itself. ``"image"`` (default): the whole
             image's average, from an extra encoder-only pass over the image; with the default
             margin ``region="unknown"`` then equals ``"full"`` up to float32 rounding
-            (measured 4e-7 on a 1920x1080 frame, ``python -m benchmarks.run --only region``)
-            and still saves most of the time when the unknown pixels are a small part of the
-            image. ``"region"``: the average over the crop that ``region`` selects (no extra
-            pass). An approximation for ``region="unknown"``: small on the alphamatting
-            scenes (with an earlier version of the shipped model, mean |difference| over the
-            unknown pixels <= 2.3e-4 on the 4 validation images x 2 trimaps), but up to 0.25 at single pixels on a 1920x1080 frame that is
-            mostly flat background.
+            (measured 5.8e-7 on a 1920x1080 frame, ``python -m benchmarks.run --only region``)
+            and still saves time roughly in proportion to the area it skips (there: a window
+            of 30% of the frame, 0.63 s against 1.30). ``"region"``: the average over the crop
+            that ``region`` selects (no extra pass). An approximation for
+            ``region="unknown"``: small on the alphamatting scenes (with an earlier version of
+            the shipped model, mean |difference| over the unknown pixels <= 2.3e-4 on the 4
+            validation images x 2 trimaps), but up to 0.42 at single pixels with the shipped
+            model on that 1920x1080 frame, which is mostly flat background (same command;
+            0.29 s there).
         tile: run the region in overlapping tiles of this side (rounded down to a multiple of
             8, at least 64) when it is larger; the outer quarter of every overlap is dropped
             and the middle half cross-faded linearly (:func:`~alphagan.tiling.feather`).
