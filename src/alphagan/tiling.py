@@ -92,23 +92,7 @@ def context_radius(config: GeneratorConfig) -> int:
     Models with GroupNorm or InstanceNorm also take statistics over the whole input, like the
     pooling branch; for them a crop or a tile is never exact.
     """
-    n1, n2, n3, n4 = config.encoder_layers
-    d3, d4 = config.dilations
-
-    # Each function maps an interval [lo, hi] of one feature map (in its own pixels) to the
-    # interval of input pixels it depends on.
-    def stem(iv: Span) -> Span:  # conv1 7x7 stride 2 pad 3
-        return _conv_back(iv, 7, stride=2)
-
-    def pooled(iv: Span) -> Span:  # max-pool 3x3 stride 2 pad 1 (and its indices)
-        return stem(_conv_back(iv, 3, stride=2))
-
-    def layer1(iv: Span) -> Span:  # n1 bottlenecks, one 3x3 each
-        return pooled(_grow(iv, n1))
-
-    def layer4(iv: Span) -> Span:  # layer2's first 3x3 has stride 2; layer3/4 are dilated
-        iv = _grow(iv, (n2 - 1) + n3 * d3 + n4 * d4)
-        return layer1(_conv_back(iv, 3, stride=2))
+    stem, layer1, layer4, unpool_cells = _encoder_spans(config)
 
     def aspp(iv: Span) -> Span:
         return layer4(_grow(iv, max(config.aspp_rates, default=0)))
@@ -119,9 +103,9 @@ def context_radius(config: GeneratorConfig) -> int:
         up = (math.floor((lo + 0.5) / 2 - 0.5), math.floor((hi + 0.5) / 2 - 0.5) + 1)
         return _hull(aspp(up), layer1((lo, hi)))
 
-    def unpooled(iv: Span) -> Span:  # half-res pixel q comes from pooled cells (q +- 1) / 2
-        lo, hi = math.ceil((iv[0] - 1) / 2), (iv[1] + 1) // 2
-        return _hull(decode4((lo, hi)), stem((2 * lo - 1, 2 * hi + 1)))
+    def unpooled(iv: Span) -> Span:  # the pooled cells that can land on half-res pixels iv
+        cells, window = unpool_cells(iv)
+        return _hull(decode4(cells), stem(window))
 
     def decode2(iv: Span) -> Span:  # 3x3 conv on [unpooled, 1x1 (stem)]
         iv = _grow(iv, 1)
@@ -137,6 +121,47 @@ def context_radius(config: GeneratorConfig) -> int:
         lo, hi = output((p, p))
         radius = max(radius, p - lo, hi - p)
     return radius
+
+
+def _encoder_spans(config: GeneratorConfig) -> tuple[Callable[[Span], Span], ...]:
+    """Back-propagation of intervals through the encoder ``config.encoder`` names.
+
+    Returns ``stem``, ``layer1`` and ``out`` (each: feature interval -> input interval) and
+    ``unpool_cells`` (half-resolution interval -> (pooled cells that can unpool onto it, the
+    stem pixels whose max decided those cells' indices)).
+    """
+    if config.encoder != "resnet":
+        from alphagan.models.efficientnet import lite_input_span, lite_stages
+
+        stages = lite_stages(config.encoder)
+
+        def lite(level: str) -> Callable[[Span], Span]:
+            return lambda iv: lite_input_span(stages, config.dilations, iv, level)
+
+        def lite_cells(iv: Span) -> tuple[Span, Span]:  # 2x2 pool: pixel q is in cell q // 2
+            lo, hi = iv[0] // 2, iv[1] // 2
+            return (lo, hi), (2 * lo, 2 * hi + 1)
+
+        return lite("stem"), lite("layer1"), lite("out"), lite_cells
+
+    n1, n2, n3, n4 = config.encoder_layers
+    d3, d4 = config.dilations
+
+    def stem(iv: Span) -> Span:  # conv1 7x7 stride 2 pad 3
+        return _conv_back(iv, 7, stride=2)
+
+    def layer1(iv: Span) -> Span:  # max-pool 3x3 stride 2 pad 1, then n1 bottlenecks (a 3x3 each)
+        return stem(_conv_back(_grow(iv, n1), 3, stride=2))
+
+    def layer4(iv: Span) -> Span:  # layer2's first 3x3 has stride 2; layer3/4 are dilated
+        iv = _grow(iv, (n2 - 1) + n3 * d3 + n4 * d4)
+        return layer1(_conv_back(iv, 3, stride=2))
+
+    def cells(iv: Span) -> tuple[Span, Span]:  # 3x3 pool: pixel q is in cells (q +- 1) / 2
+        lo, hi = math.ceil((iv[0] - 1) / 2), (iv[1] + 1) // 2
+        return (lo, hi), (2 * lo - 1, 2 * hi + 1)
+
+    return stem, layer1, layer4, cells
 
 
 def _conv_back(iv: Span, kernel: int, *, stride: int = 1, dilation: int = 1) -> Span:

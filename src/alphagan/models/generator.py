@@ -18,6 +18,8 @@ Data flow for an input of size (H, W) padded to a multiple of 8 (shapes for the 
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,10 +28,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from alphagan.models.aspp import ASPP
+from alphagan.models.efficientnet import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteEncoder
 from alphagan.models.layers import NormName, conv_norm_act, norm_factory
 from alphagan.models.resnet import ResNetEncoder
 
-__all__ = ["GeneratorConfig", "AlphaGANGenerator", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["GeneratorConfig", "AlphaGANGenerator", "build_encoder", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -42,9 +45,13 @@ class GeneratorConfig:
     Stored in every saved model so the file alone rebuilds the network.
     """
 
+    # "resnet" (the paper's: a bottleneck ResNet shaped by encoder_layers / encoder_width) or an
+    # EfficientNet-Lite variant ("efficientnet_lite0", "_lite1", "_lite2"; encoder_layers and
+    # encoder_width are then unused, and mean/std should be EFFICIENTNET_LITE_MEAN/STD).
+    encoder: str = "resnet"
     encoder_layers: tuple[int, int, int, int] = (3, 4, 6, 3)  # ResNet-50
     encoder_width: int = 64
-    dilations: tuple[int, int] = (2, 4)  # layer3, layer4 -> output stride 8
+    dilations: tuple[int, int] = (2, 4)  # layer3, layer4 (Lite: stages 4-5, 6-7) -> OS 8
     norm: NormName = "batch"
     aspp_rates: tuple[int, ...] = (6, 12, 18)
     aspp_channels: int = 256
@@ -67,6 +74,25 @@ class GeneratorConfig:
         if unknown:
             raise ValueError(f"unknown generator config keys: {', '.join(unknown)}")
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def build_encoder(config: GeneratorConfig, norm_layer: Callable[[int], nn.Module]) -> nn.Module:
+    """The encoder ``config.encoder`` names, taking 4 input channels, with output stride 8.
+
+    Raises ``ValueError`` for an unknown encoder name.
+    """
+    if config.encoder == "resnet":
+        return ResNetEncoder(layers=config.encoder_layers, in_channels=4,
+                             base_width=config.encoder_width, dilations=config.dilations,
+                             norm_layer=norm_layer)
+    if config.encoder in EFFICIENTNET_LITE_VARIANTS:
+        if config.norm == "batch":
+            # The published Lite weights were trained with TensorFlow's BatchNorm eps of 1e-3.
+            norm_layer = functools.partial(nn.BatchNorm2d, eps=1e-3)
+        return EfficientNetLiteEncoder(config.encoder, in_channels=4,
+                                       dilations=config.dilations, norm_layer=norm_layer)
+    raise ValueError(f"unknown encoder {config.encoder!r}; expected resnet or one of "
+                     f"{', '.join(EFFICIENTNET_LITE_VARIANTS)}")
 
 
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, int, int]:
@@ -102,13 +128,7 @@ class AlphaGANGenerator(nn.Module):
         self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
 
-        self.encoder = ResNetEncoder(
-            layers=config.encoder_layers,
-            in_channels=4,
-            base_width=config.encoder_width,
-            dilations=config.dilations,
-            norm_layer=norm_layer,
-        )
+        self.encoder = build_encoder(config, norm_layer)
         enc = self.encoder
         c4, c2, c1 = config.decoder_channels
         self.aspp = ASPP(

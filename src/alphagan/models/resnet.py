@@ -85,6 +85,8 @@ class ResNetEncoder(nn.Module):
         norm_layer: ``channels -> module`` factory (BatchNorm2d or a GroupNorm builder).
     """
 
+    first_conv = "conv1.weight"  # widened to 4 input channels when ImageNet weights load
+
     def __init__(
         self,
         *,

