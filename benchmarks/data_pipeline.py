@@ -1,9 +1,11 @@
 """Throughput of the training-data pipeline (DIM composites) on the real data in ../shared.
 
     python -m benchmarks.data_pipeline [--samples N] [--workers 0,1,2] [--crop-size 320]
+        [--augment dim|strong] [--backgrounds backgrounds,backgrounds_more]
 
 Foregrounds: the alphamatting.com training scenes (colours estimated once into the
-foreground cache); backgrounds: ../shared/data/backgrounds. ``workers=0`` times
+foreground cache); backgrounds: ../shared/data/backgrounds (``--backgrounds`` lists folders
+under ``--data``). ``--augment`` picks the recipe (see ``alphagan.data.composition``). ``workers=0`` times
 ``dataset[i]`` in this process (the per-worker rate) after one warm-up pass that fills the
 decode cache; ``workers>0`` times one epoch through a DataLoader with persistent workers after
 a warm-up epoch. Prints a table and writes ``benchmarks/results/data_pipeline.json``.
@@ -96,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="folder with alphamatting/ and backgrounds/")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help=f"foreground cache (default {default_cache_dir()})")
+    parser.add_argument("--augment", choices=("dim", "strong"), default="dim",
+                        help="the composition recipe")
+    parser.add_argument("--backgrounds", default="backgrounds",
+                        help="comma-separated background folders under --data")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
     if args.samples < 1:
@@ -105,11 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     items = prepare_foregrounds(alphamatting_train_items(args.data / "alphamatting"),
                                 args.cache_dir, progress=True)
     cache_s = time.perf_counter() - start
-    backgrounds = list_backgrounds(args.data / "backgrounds")
+    backgrounds = [path for name in args.backgrounds.split(",") if name.strip()
+                   for path in list_backgrounds(args.data / name.strip())]
 
     def build() -> CompositionDataset:
         return CompositionDataset(items, backgrounds, crop_size=args.crop_size,
-                                  length=args.samples, seed=0)
+                                  length=args.samples, seed=0, augment=args.augment)
 
     rows = []
     for workers in args.workers:
@@ -120,7 +127,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["per_worker"] = result["samples_per_s"] / max(workers, 1)
         rows.append({"workers": workers, **result})
 
-    print(f"\n{len(items)} foregrounds, {len(backgrounds)} backgrounds, crop {args.crop_size}, "
+    print(f"\n{args.augment} recipe: {len(items)} foregrounds, {len(backgrounds)} backgrounds, "
+          f"crop {args.crop_size}, "
           f"{args.samples} samples per setting; foreground cache ready in {cache_s:.1f} s")
     print(f"{'workers':>7}  {'samples/s':>10}  {'per worker':>10}  {'cold samples/s':>14}")
     for row in rows:
@@ -137,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "command": "python -m benchmarks.data_pipeline " + " ".join(
             sys.argv[1:] if argv is None else argv),
         "crop_size": args.crop_size,
+        "augment": args.augment,
         "samples": args.samples,
         "batch_size": args.batch_size,
         "foregrounds": len(items),
