@@ -22,6 +22,18 @@ Two foregrounds (:func:`merge_foregrounds`) are laid one over the other, F1 in f
 so ``a*F + (1-a)*B = a1 F1 + (1-a1) (a2 F2 + (1-a2) B)``: F1 composited over (F2 over B).
 GCA-Matting and mmagic use ``F = a1 F1 + (1 - a1) F2``, which drops the ``a2 / a`` weight and
 so breaks that identity wherever ``0 < a2 < 1`` and ``a1 < 1``.
+
+Where a matte touches the edge of its picture (alphamatting.com objects often leave through
+the bottom of the frame), a rotation or zoom-out that uncovers the outside cuts the matte
+along the picture's edge: alpha falls to 0 there (the colour repeats the edge), a straight
+hard edge that the composite and trimap describe consistently.
+
+Speed (``python -m benchmarks.data_pipeline --workers 0 --samples 400 --augment dim|strong
+--backgrounds backgrounds,backgrounds_more``, crop 320, one process, on the 2-core dev machine
+while a training job and other work kept its load average near 9): dim 41.1 samples/s
+(114.5 per CPU-second), strong 26.8 samples/s (67.7 per CPU-second); strong costs about 1.7x
+dim. The same command on the idle machine gave dim 247 samples/s earlier
+(``benchmarks/results/data_pipeline.json``).
 """
 
 from __future__ import annotations
@@ -67,8 +79,10 @@ class AugmentConfig:
     Trimaps (sides of the elliptical kernels, pixels at crop size, inclusive ranges):
         trimap_erode: erosion of the opaque region (``alpha == 1``) into the unknown band.
         trimap_dilate: dilation of the non-zero region (``alpha > 0``) into the background.
-        The defaults cover both user trimap sets of alphamatting.com at the training crop
-        scales: see ``benchmarks/trimap_widths.py``.
+        The defaults, sides 3-41 (radii 1-20 px), cover both user trimap sets of
+        alphamatting.com at the training crop scales (0.5-1) and zooms (0.8-1.25): the
+        users' bands reach 3-7 px (Trimap1) and 5-15 px (Trimap2) beyond the soft region on
+        each side, in photo pixels (``python -m benchmarks.trimap_widths``).
     The network's input (probabilities, then ranges):
         noise_prob, noise_sigma: Gaussian noise, sigma uniform in the range (in [0, 1] units),
             the same field added to F and B, so the composite stays exact.
@@ -88,7 +102,7 @@ class AugmentConfig:
     merge_prob: float = 0.5
     bg_scale: tuple[float, float] = (0.3, 1.0)
     trimap_erode: tuple[int, int] = (3, 41)
-    trimap_dilate: tuple[int, int] = (3, 61)
+    trimap_dilate: tuple[int, int] = (3, 41)
     noise_prob: float = 0.3
     noise_sigma: tuple[float, float] = (0.0, 0.03)
     blur_prob: float = 0.2
@@ -246,11 +260,14 @@ def merge_foregrounds(fg1: np.ndarray, alpha1: np.ndarray, fg2: np.ndarray, alph
     rest1 = 1.0 - alpha1  # float32 (H, W) throughout
     weight2 = rest1 * alpha2
     alpha = 1.0 - rest1 * (1.0 - alpha2)
-    fg = alpha1[..., None] * fg1
-    fg += weight2[..., None] * fg2
-    covered = (alpha > 0)[..., None]
-    np.divide(fg, alpha[..., None], out=fg, where=covered)
-    np.copyto(fg, fg1, where=~covered)
+    # Per-pixel weights of F1 and F2 (cheap (H, W) planes): a1 / a and (1 - a1) a2 / a, or
+    # 1 and 0 where a = 0 (there a1 = a2 = 0), so F = c1 F1 + c2 F2 needs one pass over F.
+    covered = alpha > 0
+    inverse = np.divide(1.0, alpha, out=np.zeros_like(alpha), where=covered)
+    c1 = np.where(covered, alpha1 * inverse, np.float32(1.0))
+    c2 = weight2 * inverse
+    fg = c1[..., None] * fg1
+    fg += c2[..., None] * fg2
     np.clip(fg, 0.0, 1.0, out=fg)  # a convex combination: only rounding is clipped
     return fg, alpha
 

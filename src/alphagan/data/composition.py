@@ -356,7 +356,7 @@ class CompositionDataset(Dataset):
         side = max(1, round(min(height, width) * rng.uniform(*self.augmentation.bg_scale)))
         top = int(rng.integers(height - side + 1))
         left = int(rng.integers(width - side + 1))
-        crop = _resize_square(bg[top : top + side, left : left + side], self.crop_size)
+        crop = _shrink_square(bg[top : top + side, left : left + side], self.crop_size)
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
         return _to_float(crop)
@@ -508,6 +508,19 @@ def _resize_square(array: np.ndarray, size: int) -> np.ndarray:
         return array
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(array, (size, size), interpolation=interpolation)
+
+
+def _shrink_square(array: np.ndarray, size: int) -> np.ndarray:
+    """Like :func:`_resize_square`, faster for big squares: an integer-factor area shrink
+    (OpenCV's fast path), then bilinear for the remaining factor (below 2)."""
+    step = array.shape[0] // size
+    if step >= 2:
+        side = array.shape[0] // step
+        array = cv2.resize(array[: side * step, : side * step], (side, side),
+                           interpolation=cv2.INTER_AREA)
+    if array.shape[0] == size:
+        return array
+    return cv2.resize(array, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 def _decoded_nbytes(decoded: _Decoded) -> int:
