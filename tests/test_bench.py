@@ -45,3 +45,21 @@ def test_render_and_update_readme(tmp_path: Path) -> None:
     readme.write_text("# no markers\n")
     with pytest.raises(SystemExit, match="no <!-- bench:start -->"):
         bench.update_readme(table, "cmd", readme)
+
+
+def test_trimap_widths_recovers_known_erosion_and_dilation() -> None:
+    import numpy as np
+
+    from benchmarks.trimap_widths import measure
+
+    # A disc with a soft edge (radius 40 +- 5 px); the trimap marks 6 px inside the opaque
+    # region and 11 px outside the non-zero region as unknown.
+    yy, xx = np.mgrid[0:160, 0:160]
+    dist = np.hypot(yy - 80, xx - 80)
+    alpha = np.clip((45.0 - dist) / 10.0, 0.0, 1.0).astype(np.float32)
+    trimap = np.full(alpha.shape, 0.5, np.float32)
+    trimap[dist <= 35 - 6] = 1.0
+    trimap[dist >= 45 + 11] = 0.0
+    result = measure(alpha, trimap)
+    assert result["erosion_r"] == pytest.approx(6.0, abs=1.0)
+    assert result["dilation_r"] == pytest.approx(11.0, abs=1.0)

@@ -103,7 +103,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any], *, prefix: str = "") -> T:
     kwargs = {name: _convert(value, hints[name], prefix + name) for name, value in data.items()}
     try:
         return cls(**kwargs)
-    except TypeError as exc:  # a required field is missing
+    except (TypeError, ValueError) as exc:  # a required field is missing, or a bad value
         raise ConfigError(f"{prefix or 'config'}: {exc}") from None
 
 

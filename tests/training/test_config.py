@@ -49,6 +49,9 @@ def test_overrides_and_round_trip(tmp_path: Path) -> None:
         (["data.trimap_kernel=[1,2,3]"], "data.trimap_kernel: expected 2 items"),
         (["model.generator.norm=layer"], "model.generator.norm"),
         (["nonsense"], "expected key=value"),
+        (["data.augment=heavy"], "data.augment: 'heavy' is not one of"),
+        (["data.augmentation.merge_prob=2"], "data.augmentation.*merge_prob must be in"),
+        (["data.augmentation.rotate=5"], "unknown config key.*data.augmentation.rotate"),
     ],
 )
 def test_bad_configs_name_the_key(overrides: list[str], message: str) -> None:
@@ -61,3 +64,15 @@ def test_frozen_and_from_dict_defaults() -> None:
     assert cfg.loss.w_gan == cfg.loss.w_alpha == cfg.loss.w_comp == 1.0
     with pytest.raises(AttributeError):
         cfg.steps = 3  # type: ignore[misc]
+
+
+def test_augmentation_defaults_to_dim_and_switches_on() -> None:
+    tiny = load_config(REPO / "configs" / "tiny.yaml", base=REPO)
+    assert tiny.data.augment == "dim"
+    strong = load_config(REPO / "configs" / "tiny.yaml",
+                         ["data.augment=strong", "data.augmentation.rotation=5",
+                          "data.augmentation.trimap_dilate=[3,9]"], base=REPO)
+    assert strong.data.augment == "strong"
+    assert strong.data.augmentation.rotation == 5.0
+    assert strong.data.augmentation.trimap_dilate == (3, 9)
+    assert strong.data.augmentation.merge_prob == 0.5  # the rest keep their defaults

@@ -91,14 +91,15 @@ def test_run_folder_contents(tmp_path: Path, micro_config: Path) -> None:
     assert main(["train", "--config", str(micro_config), "--out", str(run), "--quiet"]) == 1
 
 
-def test_resume_continues_exactly(tmp_path: Path, micro_config: Path) -> None:
+@pytest.mark.parametrize("augment", ["dim", "strong"])
+def test_resume_continues_exactly(tmp_path: Path, micro_config: Path, augment: str) -> None:
     # A constant LR (after warm-up): the interruption below is a shorter run, and a cosine
     # schedule's shape depends on the total number of steps.
-    config = load_config(micro_config, ["optim.schedule=constant"])
+    options = ["optim.schedule=constant", f"data.augment={augment}"]
+    config = load_config(micro_config, options)
     train(config, tmp_path / "straight", progress=False)
     interrupted = tmp_path / "interrupted"
-    train(load_config(micro_config, ["optim.schedule=constant", "steps=4"]), interrupted,
-          progress=False)
+    train(load_config(micro_config, [*options, "steps=4"]), interrupted, progress=False)
     train(config, interrupted, resume=True, progress=False)
     a = torch.load(tmp_path / "straight" / "checkpoints" / "latest.pt", weights_only=False)
     b = torch.load(interrupted / "checkpoints" / "latest.pt", weights_only=False)

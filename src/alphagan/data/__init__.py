@@ -1,7 +1,8 @@
 """Training and evaluation data: DIM-style on-the-fly composites and dataset layouts.
 
 - :class:`CompositionDataset`: random crops of foregrounds pasted on backgrounds, with
-  trimaps, as (C, S, S) float32 tensors; ``set_epoch`` per epoch.
+  trimaps, as (C, S, S) float32 tensors; ``set_epoch`` per epoch. ``augment="strong"`` adds
+  the augmentations of :mod:`alphagan.data.augment` (ranges in :class:`AugmentConfig`).
 - :func:`prepare_foregrounds`: foreground colours for photo + alpha datasets, cached on disk.
 - :class:`EvalDataset`: full-resolution NumPy samples with fixed trimaps.
 - ``*_items`` readers: the public datasets' folder layouts; :func:`list_backgrounds`.
@@ -11,6 +12,7 @@ Importing this package imports torch and OpenCV, but not pymatting.
 
 from __future__ import annotations
 
+from alphagan.data.augment import AugmentConfig
 from alphagan.data.composition import (
     DEFAULT_DECODE_CACHE_BYTES,
     CompositionDataset,
@@ -47,6 +49,7 @@ from alphagan.data.validation import EvalDataset, EvalItem
 __all__ = [
     "ForegroundItem",
     "CompositionDataset",
+    "AugmentConfig",
     "DEFAULT_DECODE_CACHE_BYTES",
     "EvalItem",
     "EvalDataset",

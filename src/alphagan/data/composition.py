@@ -22,6 +22,22 @@ Per sample (all randomness from one generator seeded by ``(seed, epoch, index)``
    outside ``alpha > 0`` dilated, each by an elliptical kernel whose side (pixels, at
    ``crop_size`` resolution) is a random integer in ``trimap_kernel`` (inclusive), so every
    pixel with 0 < alpha < 1 is unknown.
+
+With ``augment="strong"`` the sample follows the recipe of modern matting repositories
+instead (:mod:`alphagan.data.augment`; ranges in :class:`~alphagan.data.AugmentConfig`):
+
+1. foreground ``index % len(items)``, crop window chosen as in step 2 above, then cut with a
+   random rotation / scale / shear / horizontal flip (one warp for colours and alpha; alpha 0
+   outside the picture) straight to (S, S), and its colours jittered (hue, saturation, value,
+   gamma);
+2. with probability ``merge_prob`` a second foreground (drawn from ``partners``) made the same
+   way is laid behind the first: ``a = 1 - (1 - a1)(1 - a2)``, F blended accordingly;
+3. a background: a random square of a random fraction (``bg_scale``) of the picture's short
+   side at a random position, resized to (S, S), flipped half the time;
+4. a trimap as in step 6 above, with separate erosion and dilation ranges;
+5. sometimes light Gaussian noise (the same field on F and B, so the equation stays exact),
+   then the composite, then sometimes a blur and a JPEG re-encoding of ``image`` alone (the
+   network's input; ``fg``, ``bg`` and ``alpha`` stay exact).
 """
 
 from __future__ import annotations
@@ -37,6 +53,15 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from alphagan.data.augment import (
+    AugmentConfig,
+    add_noise,
+    affine_matrix,
+    degrade_input,
+    jitter_colour,
+    merge_foregrounds,
+    warp_foreground,
+)
 from alphagan.errors import InputError
 from alphagan.io import read_alpha, read_image
 
@@ -134,6 +159,11 @@ class CompositionDataset(Dataset):
         cache_dir: foreground cache folder for items without ``fg`` (default
             ``~/.cache/alphagan/foregrounds``).
         decode_cache_bytes: per-process budget for decoded foregrounds and backgrounds.
+        augment: ``"dim"`` (the recipe above, the default) or ``"strong"`` (the recipe of
+            :mod:`alphagan.data.augment`; ``trimap_kernel`` is then unused).
+        augmentation: the strong recipe's ranges (default ``AugmentConfig()``).
+        partners: item indices the second foreground of a strong sample is drawn from,
+            uniformly (list an item several times to weigh it); default every item once.
 
     Each sample is a dict of float32 tensors in [0, 1]: ``image``, ``fg``, ``bg`` (3, S, S),
     ``alpha`` (1, S, S) and ``trimap`` (1, S, S) with values {0, 0.5, 1}.
@@ -155,6 +185,9 @@ class CompositionDataset(Dataset):
         seed: int = 0,
         cache_dir: Path | None = None,
         decode_cache_bytes: int = DEFAULT_DECODE_CACHE_BYTES,
+        augment: str = "dim",
+        augmentation: AugmentConfig | None = None,
+        partners: Sequence[int] | None = None,
     ) -> None:
         if not items:
             raise ValueError("CompositionDataset needs at least one foreground item")
@@ -172,6 +205,12 @@ class CompositionDataset(Dataset):
             raise ValueError(f"length must be >= 1, got {length}")
         if int(seed) < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
+        if augment not in ("dim", "strong"):
+            raise ValueError(f"augment must be 'dim' or 'strong', got {augment!r}")
+        partners = tuple(range(len(items))) if partners is None else tuple(map(int, partners))
+        if not partners or not all(0 <= p < len(items) for p in partners):
+            raise ValueError(f"partners must be indices into the {len(items)} items, "
+                             f"got {partners[:8]}")
 
         if any(item.fg is None for item in items):
             # Import here: foreground_cache imports this module (for ForegroundItem).
@@ -190,6 +229,9 @@ class CompositionDataset(Dataset):
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._cache = _LRUCache(int(decode_cache_bytes))
         self._kernels: dict[int, np.ndarray] = {}
+        self.augment = augment
+        self.augmentation = augmentation if augmentation is not None else AugmentConfig()
+        self.partners: tuple[int, ...] = partners
 
     # ----------------------------------------------------------------------------------------
     # Epochs and indexing
@@ -227,6 +269,8 @@ class CompositionDataset(Dataset):
         ``dataset[i]`` is ``sample(i, Generator(SeedSequence([seed, epoch, i])))``; call this
         directly to index samples another way (``alphagan.training.data`` seeds by step).
         """
+        if self.augment == "strong":
+            return self._sample_strong(index, rng)
         size = self.crop_size
         fg, alpha = self._crop_foreground(self._foreground(index % len(self.items)), rng)
         # Drawn even when flipping is off, so flip=True/False share the rest of the stream.
@@ -243,7 +287,7 @@ class CompositionDataset(Dataset):
             np.clip(alpha, 0.0, 1.0, out=alpha)
             alpha[alpha < _SNAP] = 0.0
             alpha[alpha > 1.0 - _SNAP] = 1.0
-        trimap = self._random_trimap(alpha, rng)  # (S, S)
+        trimap = self._random_trimap(alpha, rng, self.trimap_kernel, self.trimap_kernel)
         alpha = alpha[None]  # (1, S, S)
 
         image = alpha * fg  # float32 throughout: alpha * fg + (1 - alpha) * bg
@@ -257,6 +301,65 @@ class CompositionDataset(Dataset):
             "alpha": torch.from_numpy(alpha),
             "trimap": torch.from_numpy(trimap[None]),
         }
+
+    def _sample_strong(self, index: int, rng: np.random.Generator) -> dict[str, torch.Tensor]:
+        """The strong recipe (module docstring); float32 (H, W, C) until the final transpose."""
+        config = self.augmentation
+        fg, alpha = self._strong_foreground(index % len(self.items), rng)
+        merge = rng.random() < config.merge_prob
+        partner = self.partners[int(rng.integers(len(self.partners)))]
+        if merge:
+            fg2, alpha2 = self._strong_foreground(partner, rng)
+            fg, alpha = merge_foregrounds(fg, alpha, fg2, alpha2)
+        np.clip(alpha, 0.0, 1.0, out=alpha)
+        alpha[alpha < _SNAP] = 0.0
+        alpha[alpha > 1.0 - _SNAP] = 1.0
+        bg = self._strong_background(rng)
+        trimap = self._random_trimap(alpha, rng, config.trimap_erode, config.trimap_dilate)
+
+        noisy = rng.random() < config.noise_prob
+        sigma = rng.uniform(*config.noise_sigma)
+        if noisy and sigma > 0:
+            add_noise(fg, bg, sigma, rng)
+        a = alpha[..., None]
+        image = a * fg  # float32 throughout: alpha * fg + (1 - alpha) * bg
+        image += (1.0 - a) * bg
+        np.clip(image, 0.0, 1.0, out=image)  # only rounding (1 + 1 ulp) is ever clipped
+        image = degrade_input(image, rng, config)
+        return {
+            "image": torch.from_numpy(_chw(image)),
+            "fg": torch.from_numpy(_chw(fg)),
+            "bg": torch.from_numpy(_chw(bg)),
+            "alpha": torch.from_numpy(np.ascontiguousarray(alpha[None])),
+            "trimap": torch.from_numpy(trimap[None]),
+        }
+
+    def _strong_foreground(self, i: int, rng: np.random.Generator
+                           ) -> tuple[np.ndarray, np.ndarray]:
+        """Foreground ``i`` warped to (S, S, 3) / (S, S) float32, colours jittered."""
+        config = self.augmentation
+        decoded = self._foreground(i)
+        top, left, side = self._crop_window(decoded, rng)
+        centre = (top + (side - 1) / 2.0, left + (side - 1) / 2.0)
+        linear = affine_matrix(rng, config, flip=self.flip)
+        fg, alpha = warp_foreground(decoded.fg, decoded.alpha, centre, side, linear,
+                                    self.crop_size)
+        fg, alpha = _to_float(fg), _to_float(alpha)
+        if rng.random() < config.jitter_prob:
+            fg = jitter_colour(fg, rng, config)
+        return fg, alpha
+
+    def _strong_background(self, rng: np.random.Generator) -> np.ndarray:
+        """A random square of a random fraction of a random picture, (S, S, 3) float32."""
+        bg = self._background(int(rng.integers(len(self.backgrounds))))
+        height, width = bg.shape[:2]
+        side = max(1, round(min(height, width) * rng.uniform(*self.augmentation.bg_scale)))
+        top = int(rng.integers(height - side + 1))
+        left = int(rng.integers(width - side + 1))
+        crop = _shrink_square(bg[top : top + side, left : left + side], self.crop_size)
+        if rng.random() < 0.5:
+            crop = crop[:, ::-1]
+        return _to_float(crop)
 
     # ----------------------------------------------------------------------------------------
     # Foregrounds
@@ -295,6 +398,13 @@ class CompositionDataset(Dataset):
         self, decoded: _Decoded, rng: np.random.Generator
     ) -> tuple[np.ndarray, np.ndarray]:
         """A square around a random unknown pixel, resized to (S, S); arrays keep their dtype."""
+        top, left, side = self._crop_window(decoded, rng)
+        fg = decoded.fg[top : top + side, left : left + side]
+        alpha = decoded.alpha[top : top + side, left : left + side]
+        return _resize_square(fg, self.crop_size), _resize_square(alpha, self.crop_size)
+
+    def _crop_window(self, decoded: _Decoded, rng: np.random.Generator) -> tuple[int, int, int]:
+        """(top, left, side) of a square inside the image around a random unknown pixel."""
         height, width = decoded.alpha.shape
         side = min(int(rng.choice(self.crop_choices)), height, width)
         if decoded.unknown.size:
@@ -304,18 +414,19 @@ class CompositionDataset(Dataset):
         else:  # a fully opaque / binary matte: nothing to centre on
             top = int(rng.integers(height - side + 1))
             left = int(rng.integers(width - side + 1))
-        fg = decoded.fg[top : top + side, left : left + side]
-        alpha = decoded.alpha[top : top + side, left : left + side]
-        return _resize_square(fg, self.crop_size), _resize_square(alpha, self.crop_size)
+        return top, left, side
 
     # ----------------------------------------------------------------------------------------
     # Backgrounds and trimaps
 
-    def _crop_background(self, j: int, rng: np.random.Generator) -> np.ndarray:
-        """Random (S, S) view of background ``j`` resized to cover it, aspect kept."""
-        bg = self._cache.get(
+    def _background(self, j: int) -> np.ndarray:
+        return self._cache.get(
             ("bg", j), lambda: _compact(read_image(self.backgrounds[j])), lambda a: a.nbytes
         )
+
+    def _crop_background(self, j: int, rng: np.random.Generator) -> np.ndarray:
+        """Random (S, S) view of background ``j`` resized to cover it, aspect kept."""
+        bg = self._background(j)
         height, width = bg.shape[:2]
         # Scaling the photo so its short side is S and cutting an S x S square equals cutting
         # a short-side square from the original and resizing it: cheaper for big photos.
@@ -324,11 +435,14 @@ class CompositionDataset(Dataset):
         left = int(rng.integers(width - side + 1))
         return _resize_square(bg[top : top + side, left : left + side], self.crop_size)
 
-    def _random_trimap(self, alpha: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """float32 (S, S) {0, 0.5, 1}: eroded ``alpha >= 1``, outside dilated ``alpha > 0``."""
-        low, high = self.trimap_kernel
-        erode_side = int(rng.integers(low, high, endpoint=True))
-        dilate_side = int(rng.integers(low, high, endpoint=True))
+    def _random_trimap(self, alpha: np.ndarray, rng: np.random.Generator,
+                       erode: tuple[int, int], dilate: tuple[int, int]) -> np.ndarray:
+        """float32 (S, S) {0, 0.5, 1}: eroded ``alpha >= 1``, outside dilated ``alpha > 0``.
+
+        ``erode`` / ``dilate``: inclusive ranges of the elliptical kernels' sides (pixels).
+        """
+        erode_side = int(rng.integers(erode[0], erode[1], endpoint=True))
+        dilate_side = int(rng.integers(dilate[0], dilate[1], endpoint=True))
         fg = (alpha >= 1.0).view(np.uint8)
         maybe_fg = (alpha > 0.0).view(np.uint8)
         if erode_side > 1:
@@ -383,12 +497,30 @@ def _to_float_chw(array: np.ndarray) -> np.ndarray:
     return out
 
 
+def _chw(array: np.ndarray) -> np.ndarray:
+    """(H, W, C) -> contiguous (C, H, W) float32."""
+    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
+
+
 def _resize_square(array: np.ndarray, size: int) -> np.ndarray:
     side = array.shape[0]
     if side == size:
         return array
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(array, (size, size), interpolation=interpolation)
+
+
+def _shrink_square(array: np.ndarray, size: int) -> np.ndarray:
+    """Like :func:`_resize_square`, faster for big squares: an integer-factor area shrink
+    (OpenCV's fast path), then bilinear for the remaining factor (below 2)."""
+    step = array.shape[0] // size
+    if step >= 2:
+        side = array.shape[0] // step
+        array = cv2.resize(array[: side * step, : side * step], (side, side),
+                           interpolation=cv2.INTER_AREA)
+    if array.shape[0] == size:
+        return array
+    return cv2.resize(array, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
 def _decoded_nbytes(decoded: _Decoded) -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from alphagan.config import apply_overrides, from_dict, load_yaml
+from alphagan.data.augment import AugmentConfig
 from alphagan.models import GeneratorConfig
 
 __all__ = [
@@ -48,15 +49,26 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """The DIM composition recipe and where its ingredients live."""
+    """The composition recipe and where its ingredients live.
+
+    ``augment`` picks the recipe: ``dim`` (the Deep Image Matting composite: a crop, a flip, a
+    background, a trimap from ``trimap_kernel``; the default) or ``strong`` (DIM plus the
+    augmentations of modern matting repositories: affine warps and colour jitter of the
+    foreground, two foregrounds merged, zoomed backgrounds, noise / blur / JPEG on the input,
+    and trimap widths from ``augmentation.trimap_erode`` / ``trimap_dilate``). The strong
+    recipe's ranges are ``augmentation`` (see :class:`alphagan.data.AugmentConfig`); they are
+    ignored under ``dim``. See :mod:`alphagan.data.composition` for both recipes step by step.
+    """
 
     train: tuple[SourceConfig, ...] = ()
     backgrounds: tuple[str, ...] = ()  # folders of photos or text files listing them
     val: SourceConfig | None = None  # full images with trimaps, scored with the 4 metrics
     crop_size: int = 320
     crop_choices: tuple[int, ...] = (320, 480, 640)
-    trimap_kernel: tuple[int, int] = (1, 30)  # random erosion/dilation widths, pixels
+    trimap_kernel: tuple[int, int] = (1, 30)  # random erosion/dilation widths, pixels (dim)
     flip: bool = True
+    augment: Literal["dim", "strong"] = "dim"
+    augmentation: AugmentConfig = AugmentConfig()  # the strong recipe's ranges
     workers: int = 4  # DataLoader worker processes per training process
     fg_cache_dir: str | None = None  # estimated foregrounds (default ~/.cache/alphagan)
 

@@ -88,7 +88,11 @@ class StepIndexedDataset(Dataset):
 
 
 def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True) -> StepIndexedDataset:
-    """The DIM composition dataset over every configured source and background folder."""
+    """The composition dataset over every configured source and background folder.
+
+    Under ``augment: strong`` the second foreground of a sample is drawn with the same
+    ``repeat`` weights as the first.
+    """
     if not data.train:
         raise InputError("config: data.train lists no dataset")
     if not data.backgrounds:
@@ -106,7 +110,9 @@ def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True) -> Ste
     items = prepare_foregrounds(items, cache, progress=verbose)
     base = CompositionDataset(items, backgrounds, crop_size=data.crop_size,
                               crop_choices=data.crop_choices, trimap_kernel=data.trimap_kernel,
-                              flip=data.flip, seed=seed, cache_dir=cache)
+                              flip=data.flip, seed=seed, cache_dir=cache,
+                              augment=data.augment, augmentation=data.augmentation,
+                              partners=table)
     return StepIndexedDataset(base, seed, table)
 
 
