@@ -174,3 +174,35 @@ def test_context_radius_equals_gradient_footprint_for_lite() -> None:
     config = dataclasses.replace(LITE0, aspp_rates=(2,), dilations=(2, 3))
     radius = context_radius(config)
     assert gradient_footprint(config, height=2 * radius + 80) == radius
+
+
+@pytest.mark.parametrize(("kernel", "dilation", "size"), [(5, 2, (28, 28)), (3, 4, (27, 30)),
+                                                          (5, 4, (13, 9)), (3, 1, (10, 7))])
+def test_depthwise_phases_equal_the_dilated_convolution(kernel, dilation, size) -> None:
+    from alphagan.models.efficientnet import DepthwiseConv2d
+
+    torch.manual_seed(0)
+    conv = DepthwiseConv2d(6, kernel, dilation=dilation).double()
+    reference = nn.Conv2d(6, 6, kernel, padding=dilation * (kernel // 2), dilation=dilation,
+                          groups=6, bias=False).double()
+    reference.weight.data.copy_(conv.weight.data)
+    x = torch.randn(2, 6, *size, dtype=torch.float64, requires_grad=True)
+    y, y_ref = conv(x), reference(x)
+    assert torch.allclose(y, y_ref, atol=1e-12)
+    g, = torch.autograd.grad(y.square().sum(), x)
+    g_ref, = torch.autograd.grad(y_ref.square().sum(), x)
+    assert torch.allclose(g, g_ref, atol=1e-10)
+
+
+def test_batchnorm_folding_covers_the_lite_blocks() -> None:
+    from alphagan.models.fuse import fold_batchnorm
+    from tests.test_inference_fast import randomize_batchnorm
+
+    torch.manual_seed(0)
+    generator = randomize_batchnorm(AlphaGANGenerator(LITE0))
+    folded = fold_batchnorm(generator)
+    remaining = [n for n, m in folded.encoder.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    assert remaining == []
+    image, trimap = torch.rand(1, 3, 40, 56), torch.full((1, 1, 40, 56), 0.5)
+    with torch.no_grad():
+        assert torch.allclose(folded(image, trimap), generator(image, trimap), atol=1e-5)

@@ -31,7 +31,8 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
       the PatchGAN's layers);
     - in any other module, torchvision's naming convention ``conv<k>`` / ``bn<k>`` (the ResNet
       stem ``conv1/bn1`` and the Bottleneck's three pairs), whose ``forward`` computes
-      ``bn<k>(conv<k>(x))``.
+      ``bn<k>(conv<k>(x))``, and the pairs a module lists in its ``fold_pairs`` attribute
+      (the EfficientNet-Lite blocks' ``_expand_conv/_bn0`` ...).
 
     The folded conv gains a bias; the BatchNorm becomes ``nn.Identity`` so module names (and
     the generator's ``forward``) are unchanged. Outputs match the unfolded model up to
@@ -52,7 +53,7 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
                 (name, f"bn{m.group(1)}")
                 for name in module._modules
                 if (m := _NUMBERED_CONV.fullmatch(name)) and f"bn{m.group(1)}" in module._modules
-            ]
+            ] + [p for p in getattr(module, "fold_pairs", ()) if p[0] in module._modules]
         for conv_name, bn_name in pairs:
             _fold_pair(module, conv_name, bn_name)
     return folded

@@ -1,0 +1,223 @@
+"""Leave-scenes-out cross-validation of a training recipe against the classical methods.
+
+The quality figures of the README and the model card come from this command. The 18
+alphamatting.com scenes in ``../shared/data/alphamatting`` are split into 3 fixed folds of 6
+(each mixes hair, plush, hard and transparent or see-through objects). For each fold:
+
+1. the procedural training set is rebuilt with the fold's high-resolution alpha shapes left
+   out (``alphagan synth --exclude``), when the recipe uses one;
+2. the recipe (``--config`` plus ``--set`` overrides) trains from scratch with the fold's
+   scenes excluded everywhere: their photos (``exclude`` of every alphamatting source), their
+   alpha shapes (step 1), the foreground cache (a folder of the fold's own), no validation
+   set and no ``model.init_from`` (both could carry the scored scenes into the choice);
+3. the checkpoint scored is fixed in advance: the run's final ``generator.safetensors`` (its
+   weight average when the recipe sets ``ema_decay``), never one picked by a score;
+4. the fold's scenes are matted with ``alphagan predict`` (its defaults) and the classical
+   methods (``alphagan baseline``) with both user trimaps and scored with ``alphagan evaluate``.
+
+The JSON (``--out``) holds per fold, per trimap set and per method SAD / MSE / Grad / Conn /
+seconds per image, and the means over folds. Classical results do not depend on the recipe
+and are cached in the work folder. An interrupted run continues: finished trainings are
+reused and unfinished ones resume from their last checkpoint.
+
+    python -m benchmarks.crossval --config configs/alphagan_light.yaml --steps 3000 \\
+        --set data.augment=strong --name light+strong --out benchmarks/results/cv_strong.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+SCENES = DATA / "alphamatting"
+ALPHA_SHAPES = DATA / "alphamatting_highres" / "gt"
+
+# Hair: GT04 GT08 GT09 GT27; plush and fur: GT05 GT07 GT10 GT12 GT14 GT15 GT17 GT20 GT22;
+# hard or leafy: GT01 GT18 GT21; see-through: GT02 (wicker ball), GT25 (mesh pencil cup).
+FOLDS: tuple[tuple[str, ...], ...] = (
+    ("GT01", "GT04", "GT05", "GT10", "GT14", "GT25"),
+    ("GT02", "GT07", "GT08", "GT12", "GT17", "GT21"),
+    ("GT09", "GT15", "GT18", "GT20", "GT22", "GT27"),
+)
+METRICS = ("sad", "mse", "grad", "conn", "seconds")
+
+
+def fold_config(base: dict[str, Any], scenes: tuple[str, ...], *, synth_dir: Path | None,
+                cache_dir: Path, steps: int | None, base_dir: Path) -> dict[str, Any]:
+    """The recipe ``base`` (a parsed training YAML) with ``scenes`` excluded everywhere.
+
+    Every ``alphamatting`` source gets ``exclude: scenes`` (and loses any ``names`` list), every
+    ``folder`` source whose ``fg_dir`` ends in ``synth/fg`` is pointed at ``synth_dir`` (built
+    without the scenes' alpha shapes), relative paths are made absolute against ``base_dir``,
+    validation and ``model.init_from`` are removed, the foreground cache goes to ``cache_dir``.
+    (``alphagan train`` resolves relative paths against its working directory: pass that.)
+    Raises ``ValueError`` when a synth source exists but ``synth_dir`` is None.
+    """
+    config = json.loads(json.dumps(base))  # a deep copy of plain data
+    data = config.setdefault("data", {})
+
+    def absolute(path: str) -> str:
+        p = Path(path)
+        return str(p if p.is_absolute() else (base_dir / p).resolve())
+
+    sources = []
+    for source in data.get("train", []):
+        source = dict(source)
+        if source.get("layout") == "alphamatting":
+            source.pop("names", None)
+            source["exclude"] = list(scenes)
+        if source.get("layout") == "folder" and str(source.get("fg_dir", "")).rstrip(
+                "/").endswith("synth/fg"):
+            if synth_dir is None:
+                raise ValueError("the recipe trains on a procedural set (a folder source "
+                                 "ending in synth/fg): give --synth-count > 0")
+            source["fg_dir"], source["alpha_dir"] = str(synth_dir / "fg"), str(synth_dir /
+                                                                               "alpha")
+        for key in ("root", "fg_dir", "alpha_dir", "image_dir"):
+            if isinstance(source.get(key), str):
+                source[key] = absolute(source[key])
+        sources.append(source)
+    data["train"] = sources
+    data["backgrounds"] = [absolute(b) for b in data.get("backgrounds", [])]
+    data["val"] = None
+    data["fg_cache_dir"] = str(cache_dir)
+    config.setdefault("model", {})["init_from"] = None
+    if steps is not None:
+        config["steps"] = steps
+    return config
+
+
+def _cli(*args: str) -> None:
+    """Run ``python -m alphagan ARGS`` in a child process (its own threads and memory)."""
+    cmd = [sys.executable, "-m", "alphagan", *args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get(
+        "PYTHONPATH", "")}
+    if subprocess.run(cmd, cwd=ROOT, env=env).returncode != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}")
+
+
+def train_fold(base: dict[str, Any], base_dir: Path, k: int, work: Path, *, steps: int | None,
+               overrides: list[str], synth_count: int) -> Path:
+    """Train the recipe without fold ``k``'s scenes; returns the generator file to score."""
+    scenes = FOLDS[k]
+    fold_dir = work / f"fold{k}"
+    synth_dir = None
+    if synth_count > 0:
+        synth_dir = fold_dir / "synth"
+        _cli("synth", "--out", str(synth_dir), "--count", str(synth_count), "--seed", "0",
+             "--alpha-shapes", str(ALPHA_SHAPES), "--exclude", ",".join(scenes))
+    config = fold_config(base, scenes, synth_dir=synth_dir, cache_dir=fold_dir / "fg_cache",
+                         steps=steps, base_dir=base_dir)
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    config_path = fold_dir / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    run = fold_dir / "run"
+    generator = run / "generator.safetensors"
+    if (run / "checkpoints" / "latest.pt").exists():  # the run's own config.yaml holds the sets
+        _cli("train", "--out", str(run), "--resume")
+    else:
+        _cli("train", "--config", str(config_path), "--out", str(run),
+             *[a for o in overrides for a in ("--set", o)])
+    if not generator.exists():
+        raise SystemExit(f"{run}: training wrote no generator.safetensors")
+    return generator
+
+
+def score_fold(k: int, methods: list[str], checkpoint: Path | None, work: Path,
+               shared: Path, threads: int | None) -> dict[str, dict[str, dict[str, float]]]:
+    """``{method: {trimap set: means}}`` for fold ``k``; classical results are cached in
+    ``shared`` (they do not depend on the recipe), the recipe's own under ``work``."""
+    from benchmarks.model_card import run as model_card_run
+
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    cache = shared / "classical" / f"fold{k}.json"
+    cached = json.loads(cache.read_text()) if cache.exists() else {}
+    for method in methods:
+        if not method.startswith("alphagan") and method in cached:
+            results[method] = cached[method]
+            continue
+        ours = method.startswith("alphagan")
+        raw = model_card_run(list(FOLDS[k]), [method], str(checkpoint) if ours else None,
+                             (work if ours else shared / "classical") / f"fold{k}", threads)
+        results[method] = {t: {m: r[m] for m in METRICS} for (t, _), r in raw.items()}
+        if not method.startswith("alphagan"):
+            cached[method] = results[method]
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            cache.write_text(json.dumps(cached, indent=2) + "\n")
+    return results
+
+
+def mean_over(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {m: sum(r[m] for r in rows) / len(rows) for m in METRICS}
+
+
+def summarize(folds: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per method: the mean over folds and both trimap sets (each case weighs the same)."""
+    methods = folds[0]["results"].keys()
+    return {m: mean_over([r for f in folds for r in f["results"][m].values()]) for m in methods}
+
+
+def markdown(summary: dict[str, dict[str, float]], label: str) -> str:
+    lines = ["| recipe / method | SAD | MSE | Grad | Conn | s/image |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for method, r in summary.items():
+        name = label if method == "alphagan" else method
+        lines.append(f"| {name} | {r['sad']:.2f} | {r['mse']:.4f} | {r['grad']:.2f} | "
+                     f"{r['conn']:.2f} | {r['seconds']:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "alphagan_light.yaml")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="training config override, as for alphagan train")
+    parser.add_argument("--steps", type=int, help="training steps (default: the config's)")
+    parser.add_argument("--name", default="alphagan", help="the recipe's label in the table")
+    parser.add_argument("--folds", default="0,1,2")
+    parser.add_argument("--methods", default="alphagan,cf,knn,lkm",
+                        help="alphagan = the fold's model with predict's defaults; others are "
+                             "alphagan baseline methods")
+    parser.add_argument("--synth-count", type=int, default=300,
+                        help="procedural foregrounds per fold (0: the recipe uses none)")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "crossval")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
+                        "crossval.json")
+    args = parser.parse_args(argv)
+    if not SCENES.is_dir():
+        raise SystemExit(f"{SCENES}: not found (the scenes live in ../shared/data)")
+    base = yaml.safe_load(args.config.read_text())
+    work = args.work / args.name
+    methods = args.methods.split(",")
+    folds = []
+    for k in (int(f) for f in args.folds.split(",")):
+        checkpoint = None
+        if any(m.startswith("alphagan") for m in methods):
+            checkpoint = train_fold(base, ROOT, k, work, steps=args.steps,
+                                    overrides=args.set, synth_count=args.synth_count)
+        results = score_fold(k, methods, checkpoint, work, args.work, args.threads)
+        folds.append({"fold": k, "scenes": list(FOLDS[k]), "results": results})
+        print(f"fold {k} ({', '.join(FOLDS[k])}):\n"
+              f"{markdown(summarize(folds[-1:]), args.name)}\n", flush=True)
+    summary = summarize(folds)
+    print(f"mean over folds {args.folds}, both trimaps:\n{markdown(summary, args.name)}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({
+        "recipe": args.name, "config": str(args.config), "overrides": args.set,
+        "steps": args.steps, "checkpoint_rule": "final generator.safetensors",
+        "folds": folds, "mean": summary,
+    }, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
