@@ -106,13 +106,16 @@ def _cli(*args: str) -> None:
 
 
 def train_fold(base: dict[str, Any], base_dir: Path, k: int, work: Path, *, steps: int | None,
-               overrides: list[str], synth_count: int) -> Path:
-    """Train the recipe without fold ``k``'s scenes; returns the generator file to score."""
+               overrides: list[str], synth_count: int, shared: Path) -> Path:
+    """Train the recipe without fold ``k``'s scenes; returns the generator file to score.
+
+    The procedural set depends only on (fold, count) and is shared by recipes in ``shared``.
+    """
     scenes = FOLDS[k]
     fold_dir = work / f"fold{k}"
     synth_dir = None
     if synth_count > 0:
-        synth_dir = fold_dir / "synth"
+        synth_dir = shared / "synth" / f"fold{k}-{synth_count}"
         _cli("synth", "--out", str(synth_dir), "--count", str(synth_count), "--seed", "0",
              "--alpha-shapes", str(ALPHA_SHAPES), "--exclude", ",".join(scenes))
     config = fold_config(base, scenes, synth_dir=synth_dir, cache_dir=fold_dir / "fg_cache",
@@ -203,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     for k in (int(f) for f in args.folds.split(",")):
         checkpoint = None
         if any(m.startswith("alphagan") for m in methods):
-            checkpoint = train_fold(base, ROOT, k, work, steps=args.steps,
-                                    overrides=args.set, synth_count=args.synth_count)
+            checkpoint = train_fold(base, ROOT, k, work, steps=args.steps, overrides=args.set,
+                                    synth_count=args.synth_count, shared=args.work)
         results = score_fold(k, methods, checkpoint, work, args.work, args.threads)
         folds.append({"fold": k, "scenes": list(FOLDS[k]), "results": results})
         print(f"fold {k} ({', '.join(FOLDS[k])}):\n"
