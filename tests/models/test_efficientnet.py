@@ -206,3 +206,29 @@ def test_batchnorm_folding_covers_the_lite_blocks() -> None:
     image, trimap = torch.rand(1, 3, 40, 56), torch.full((1, 1, 40, 56), 0.5)
     with torch.no_grad():
         assert torch.allclose(folded(image, trimap), generator(image, trimap), atol=1e-5)
+
+
+@pytest.mark.slow
+def test_lite_model_round_trips_and_predicts_exactly_on_the_unknown_region(tmp_path) -> None:
+    """A saved Lite generator rebuilds from its file alone, and predict's default crop to the
+    unknown region (margin = the traced context radius) equals the whole-image run."""
+    from alphagan.checkpoint import load_model, save_model
+    from alphagan.inference import predict_alpha
+    from tests.test_inference_fast import randomize_batchnorm
+
+    torch.manual_seed(0)
+    model = randomize_batchnorm(AlphaGANGenerator(dataclasses.replace(LITE0, aspp_rates=(2,))))
+    path = tmp_path / "lite.safetensors"
+    save_model(model, path)
+    loaded = load_model(path)
+    assert loaded.config == model.config
+    rng = np.random.default_rng(0)
+    size = 2 * context_radius(model.config) + 64
+    image = rng.random((size, size + 8, 3), dtype=np.float32)
+    trimap = np.zeros((size, size + 8), np.float32)
+    trimap[:, size // 2 + 40:] = 1.0
+    trimap[size // 2 - 8: size // 2 + 8, size // 2 - 8: size // 2 + 8] = 0.5
+    full = predict_alpha(loaded, image, trimap, region="full", tta="none")
+    crop = predict_alpha(loaded, image, trimap, region="unknown", tta="none")
+    unknown = trimap == 0.5
+    assert np.abs(full[unknown] - crop[unknown]).max() < 1e-5
