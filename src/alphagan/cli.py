@@ -26,7 +26,12 @@ __all__ = ["main", "build_parser"]
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
                      argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after every option; examples (the epilog) kept as written."""
+    """Defaults shown after every option that has one; examples (the epilog) kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 EXAMPLES = {
