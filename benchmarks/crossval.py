@@ -17,8 +17,9 @@ alphamatting.com scenes in ``../shared/data/alphamatting`` are split into 3 fixe
 
 The JSON (``--out``) holds per fold, per trimap set and per method SAD / MSE / Grad / Conn /
 seconds per image, and the means over folds. Classical results do not depend on the recipe
-and are cached in the work folder. An interrupted run continues: finished trainings are
-reused and unfinished ones resume from their last checkpoint.
+and are cached in the work folder, as are each recipe's finished trainings and scores: an
+interrupted run continues (unfinished trainings resume from their last checkpoint), and
+running it again with more ``--methods`` adds only those. Delete ``--work``/NAME to redo.
 
     python -m benchmarks.crossval --config configs/alphagan_light.yaml --steps 3000 \\
         --set data.augment=strong --name light+strong --out benchmarks/results/cv_strong.json
@@ -125,6 +126,9 @@ def train_fold(base: dict[str, Any], base_dir: Path, k: int, work: Path, *, step
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     run = fold_dir / "run"
     generator = run / "generator.safetensors"
+    done = fold_dir / "trained"  # written once the run has finished
+    if done.exists() and generator.exists():
+        return generator
     if (run / "checkpoints" / "latest.pt").exists():  # the run's own config.yaml holds the sets
         _cli("train", "--out", str(run), "--resume")
     else:
@@ -132,6 +136,7 @@ def train_fold(base: dict[str, Any], base_dir: Path, k: int, work: Path, *, step
              *[a for o in overrides for a in ("--set", o)])
     if not generator.exists():
         raise SystemExit(f"{run}: training wrote no generator.safetensors")
+    done.write_text(f"{generator}\n")
     return generator
 
 
@@ -144,18 +149,22 @@ def score_fold(k: int, methods: list[str], checkpoint: Path | None, work: Path,
     results: dict[str, dict[str, dict[str, float]]] = {}
     cache = shared / "classical" / f"fold{k}.json"
     cached = json.loads(cache.read_text()) if cache.exists() else {}
+    ours_cache = work / f"fold{k}" / "scores.json"  # the recipe's own, reused once scored
+    if checkpoint is not None and ours_cache.exists():
+        cached.update(json.loads(ours_cache.read_text()))
     for method in methods:
-        if not method.startswith("alphagan") and method in cached:
+        if method in cached:
             results[method] = cached[method]
             continue
         ours = method.startswith("alphagan")
         raw = model_card_run(list(FOLDS[k]), [method], str(checkpoint) if ours else None,
                              (work if ours else shared / "classical") / f"fold{k}", threads)
         results[method] = {t: {m: r[m] for m in METRICS} for (t, _), r in raw.items()}
-        if not method.startswith("alphagan"):
-            cached[method] = results[method]
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            cache.write_text(json.dumps(cached, indent=2) + "\n")
+        target = ours_cache if ours else cache
+        stored = json.loads(target.read_text()) if target.exists() else {}
+        stored[method] = results[method]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(stored, indent=2) + "\n")
     return results
 
 
