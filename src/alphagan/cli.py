@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     from alphagan.export import build_export_parser
 
     build_export_parser(sub)
+    from alphagan.web import build_serve_parser
+
+    build_serve_parser(sub)
     return parser
 
 
@@ -299,7 +302,14 @@ _COMMANDS = {
     "train": _cmd_train,
     "synth": lambda args: _run_synth(args),
     "export": lambda args: _run_export(args),
+    "serve": lambda args: _run_serve(args),
 }
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from alphagan.web import run_serve
+
+    return run_serve(args)
 
 
 def _run_export(args: argparse.Namespace) -> int:
