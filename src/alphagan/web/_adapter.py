@@ -49,7 +49,7 @@ def mask_trimap(mask: Image.Image, *, erode_size: int = 10, foreground_threshold
 def as_trimap(trimap: Image.Image) -> np.ndarray:
     from alphagan.trimap import trimap_from_array
 
-    return trimap_from_array(_grey(trimap), name="trimap")
+    return trimap_from_array(np.asarray(trimap.convert("L")), name="trimap")
 
 
 def as_image(image: Image.Image) -> np.ndarray:

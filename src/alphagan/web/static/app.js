@@ -55,12 +55,12 @@ async function choosePhoto(blob, name) {
   try {
     response = await fetch("/api/preview", { method: "POST", body: form });
   } catch (err) {
-    setStatus("");
+    forgetPhoto();
     showError(`cannot reach the server (${err.message})`);
     return false;
   }
   if (!response.ok) {
-    setStatus("");
+    forgetPhoto();
     showError(await errorText(response));
     return false;
   }
@@ -78,15 +78,28 @@ async function choosePhoto(blob, name) {
   });
   const canvas = $("paint-canvas");
   canvas.width = w; canvas.height = h;
+  // small photos are shown larger (pixelated) so that they can be painted on
+  canvas.style.width = w < 480 ? "480px" : "";
+  canvas.hidden = false;
   $("canvas-empty").hidden = true;
   render(0, 0, w, h);
   setStatus(`photo ${name}: ${w}×${h}`);
   return true;
 }
 
-// Draw the photo with the trimap over it in the rectangle [x0, x1) x [y0, y1).
+// A refused photo must not leave the previous one in place, to be sent by mistake.
+function forgetPhoto() {
+  Object.assign(state, { photo: null, photoPixels: null, trimap: null, display: null });
+  $("paint-canvas").hidden = true;
+  $("canvas-empty").hidden = false;
+  setStatus("");
+}
+
+// Draw the photo, with the painted trimap over it when painting, in [x0, x1) x [y0, y1).
 function render(x0, y0, x1, y1) {
   const { width: w, photoPixels: src, display: dst, trimap } = state;
+  if (!src) return;
+  const overlay = source() === "paint";
   x0 = Math.max(0, Math.floor(x0)); y0 = Math.max(0, Math.floor(y0));
   x1 = Math.min(w, Math.ceil(x1)); y1 = Math.min(state.height, Math.ceil(y1));
   if (x1 <= x0 || y1 <= y0) return;
@@ -95,7 +108,9 @@ function render(x0, y0, x1, y1) {
     for (let x = x0; x < x1; x++) {
       const i = y * w + x, p = 4 * i, t = trimap[i];
       let r = s[p], g = s[p + 1], b = s[p + 2];
-      if (t === BG) {          // background: darkened, bluish
+      if (!overlay) {
+        // the photo as it is
+      } else if (t === BG) {          // background: darkened, bluish
         r = r * 0.35; g = g * 0.35; b = b * 0.35 + 40;
       } else if (t === UNKNOWN) { // unknown: orange
         r = r * 0.45 + 140; g = g * 0.45 + 90; b = b * 0.45;
@@ -241,6 +256,7 @@ function source() { return document.querySelector("input[name=source]:checked").
 function showSource() {
   const chosen = source();
   for (const name of ["paint", "trimap", "mask"]) $(`${name}-panel`).hidden = name !== chosen;
+  if (state.photoPixels) render(0, 0, state.width, state.height);
 }
 
 async function loadExample(name, title) {
