@@ -80,6 +80,7 @@ async function choosePhoto(blob, name) {
   canvas.width = w; canvas.height = h;
   // small photos are shown larger (pixelated) so that they can be painted on
   canvas.style.width = w < 480 ? "480px" : "";
+  canvas.style.imageRendering = w < 480 ? "pixelated" : "";
   canvas.hidden = false;
   $("canvas-empty").hidden = true;
   render(0, 0, w, h);
