@@ -29,7 +29,7 @@ from tests.web.helpers import (  # noqa: E402
 
 
 @pytest.fixture(scope="session")
-def scenes(tmp_path_factory: pytest.TempPathFactory) -> Scenes:
+def scenes(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Scenes:
     """Eight small project-made scenes, matted once by ``python -m alphagan predict``."""
     root = tmp_path_factory.mktemp("web_scenes")
     found = Scenes(root)
@@ -37,12 +37,14 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Scenes:
         scene = make_example(*SCENE_SIZE, seed=k)
         write_png(found.image(k), scene.image)
         write_png(found.trimap(k), trimap_to_uint8(scene.trimap))
-    done = subprocess.run(
+    cli = subprocess.Popen(
         [sys.executable, "-m", "alphagan", "predict", "--image-dir", str(root / "images"),
          "--trimap-dir", str(root / "trimaps"), "--out", str(root / "cli"),
          "--outputs", "alpha,cutout", "--quiet"],
-        capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    request.getfixturevalue("server")  # start the server while the CLI works
+    output, _ = cli.communicate(timeout=300)
+    assert cli.returncode == 0, output
     return found
 
 
