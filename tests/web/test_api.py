@@ -163,6 +163,14 @@ def test_bad_uploads_get_their_status_and_a_message(server: Server, scenes: Scen
         assert "Traceback" not in message and "\n" not in message, what
 
 
+def test_malformed_requests_get_json_errors(server: Server) -> None:
+    broken = httpx.post(f"{server.url}/api/matte", content=b"--x\r\nnonsense",
+                        headers={"content-type": "multipart/form-data; boundary=x"})
+    assert broken.status_code == 400 and broken.json()["error"]
+    assert httpx.get(f"{server.url}/api/nothing").json()["error"] == "Not Found"
+    assert httpx.get(f"{server.url}/api/matte").status_code == 405
+
+
 def test_request_over_the_byte_limit_is_413(server: Server, scenes: Scenes) -> None:
     big = ("big.png", b"\0" * int((MAX_UPLOAD_MB + 1) * 2**20), "image/png")
     answer = post(server, {"image": big, "trimap": upload(scenes.trimap(0))})

@@ -65,6 +65,13 @@ def run_and_wait(page) -> None:  # type: ignore[no-untyped-def]
     page.wait_for_selector("#results:not([hidden])", timeout=120_000)
 
 
+def shown_png(page, element_id: str) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """The PNG an <img> on the page shows (the bytes the server sent), decoded."""
+    data = page.evaluate(f"fetch(document.getElementById('{element_id}').src)"
+                         ".then(r => r.arrayBuffer()).then(b => Array.from(new Uint8Array(b)))")
+    return png_array(bytes(data))
+
+
 def download(page, selector: str, tmp_path: Path) -> np.ndarray:  # type: ignore[no-untyped-def]
     with page.expect_download() as info:
         page.click(selector)
@@ -88,6 +95,26 @@ def test_upload_photo_and_trimap_then_download_the_cutout(page, scenes: Scenes,
     alpha = download(page, "#download-alpha", tmp_path)
     assert np.abs(alpha.astype(int) - scenes.cli_alpha(0)).max() <= 1
     assert "alphagan" in page.inner_text("#time") and " s " in page.inner_text("#time")
+
+
+def test_mask_with_a_band_width(page, scenes: Scenes, tmp_path: Path) -> None:
+    """An RGBA cut-out as the mask: a wider band gives more unknown pixels in the trimap
+    used, and each answer is a matte (foreground where the mask is opaque)."""
+    page.set_input_files("#photo-file", str(scenes.image(2)))
+    page.wait_for_function("document.getElementById('status').textContent.startsWith('photo')")
+    page.check("input[name=source][value=mask]")
+    page.set_input_files("#mask-file", str(scenes.cli_cutout(2)))
+    mask = png_array(scenes.cli_cutout(2).read_bytes())[..., 3]
+    unknown = []
+    for band in ("2", "8"):
+        page.fill("#band", band)
+        run_and_wait(page)
+        used = shown_png(page, "out-trimap")
+        assert (mask[used == 255] > 240).all() and (mask[used == 0] < 10).all()
+        unknown.append(int((used == 128).sum()))
+        page.evaluate("document.getElementById('results').hidden = true")
+    assert 0 < unknown[0] < unknown[1]
+    page.screenshot(path=ARTIFACTS / "mask_result.png", full_page=True)
 
 
 def _ring(page, cx: float, cy: float, rx: float, ry: float) -> None:  # type: ignore[no-untyped-def]
@@ -126,9 +153,7 @@ def test_paint_a_trimap_on_an_example_and_get_a_matte(page, tmp_path: Path) -> N
     page.screenshot(path=ARTIFACTS / "painted_result.png", full_page=True)
 
     alpha = download(page, "#download-alpha", tmp_path) / 255.0
-    used = png_array(bytes(page.evaluate(  # the "trimap used" picture the server sent back
-        "fetch(document.getElementById('out-trimap').src).then(r => r.arrayBuffer())"
-        ".then(b => Array.from(new Uint8Array(b)))")))
+    used = shown_png(page, "out-trimap")
     centre = (round(0.52 * h), round(0.5 * w))
     assert used[centre] == 255 and used[0, 0] == 0 and used[-1, -1] == 0
     band = used == 128
