@@ -32,6 +32,9 @@ __all__ = [
     "read_image",
     "read_grey",
     "read_alpha",
+    "read_mask",
+    "pil_to_array",
+    "grey_levels",
     "write_png",
     "encode_png",
     "list_images",
@@ -71,7 +74,11 @@ def read_grey(path: PathLike) -> np.ndarray:
     luma ``(299 R + 587 G + 114 B) / 1000`` is used, rounded exactly as PIL's ``convert("L")``
     does. Any alpha channel is ignored. EXIF orientation is applied.
     """
-    pixels = _decode(path)
+    return grey_levels(_decode(path))
+
+
+def grey_levels(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, 3) uint8/uint16 pixels -> (H, W) grey on the same scale (see read_grey)."""
     if pixels.ndim == 2:
         return pixels
     r, g, b = pixels[:, :, 0], pixels[:, :, 1], pixels[:, :, 2]
@@ -91,14 +98,49 @@ def read_alpha(path: PathLike) -> np.ndarray:
     return _to_unit_float(read_grey(path))
 
 
+def read_mask(path: PathLike) -> np.ndarray:
+    """Read a mask file as HxW uint8 (8-bit) or uint16 (16-bit) on the file's own scale.
+
+    A file with a transparency channel that is not fully opaque everywhere (an RGBA cut-out
+    such as rembg writes, LA, a palette with transparency) gives that channel; any other file
+    gives its grey levels as :func:`read_grey` does. EXIF orientation is applied.
+    """
+    return _mask_levels(_decode(path, keep_alpha=True))
+
+
+def _mask_levels(pixels: np.ndarray) -> np.ndarray:
+    """Pixels with an optional last alpha channel -> the mask (alpha if it is used, else grey)."""
+    if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+        alpha = pixels[:, :, -1]
+        top = 65535 if pixels.dtype == np.uint16 else 255
+        if (alpha != top).any():
+            return np.ascontiguousarray(alpha)
+        pixels = pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3]
+    return grey_levels(np.ascontiguousarray(pixels))
+
+
+def pil_to_array(image: Image.Image, *, as_mask: bool = False, name: str = "image") -> np.ndarray:
+    """A PIL image -> uint8/uint16 pixels as the file readers see them, EXIF orientation applied.
+
+    Default: (H, W) grey or (H, W, 3) RGB, alpha dropped (as :func:`read_image` and
+    :func:`read_grey` decode). ``as_mask``: (H, W), the transparency channel if one is used,
+    else the grey levels (as :func:`read_mask`). Raises ``InputError`` for modes that hold no
+    8 or 16-bit picture (32-bit float or integer images out of range).
+    """
+    upright = ImageOps.exif_transpose(image)
+    pixels = _pil_to_array(upright, name, keep_alpha=as_mask)
+    return _mask_levels(pixels) if as_mask else pixels
+
+
 def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
     scale = 65535.0 if pixels.dtype == np.uint16 else 255.0
     # Division (not multiplication by 1/255) so that k/255 written back rounds to k exactly.
     return pixels.astype(np.float32) / np.float32(scale)
 
 
-def _decode(path: PathLike) -> np.ndarray:
-    """Decode a file to (H, W) grey or (H, W, 3) RGB, uint8 or uint16, oriented, alpha dropped."""
+def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
+    """Decode a file to (H, W) grey or (H, W, 3) RGB, uint8 or uint16, oriented, alpha dropped
+    (``keep_alpha``: (H, W, 2) grey + alpha or (H, W, 4) RGBA when the file has alpha)."""
     name = str(path)
     file = Path(path)
     if not file.exists():
@@ -114,9 +156,9 @@ def _decode(path: PathLike) -> np.ndarray:
 
     try:
         if _is_16bit_png(data):
-            pixels = _decode_16bit_png(data)
+            pixels = _decode_16bit_png(data, keep_alpha)
         else:
-            pixels = _decode_with_pil(data, name)
+            pixels = _decode_with_pil(data, name, keep_alpha)
     except InputError:
         raise
     except MemoryError:
@@ -130,16 +172,21 @@ def _decode(path: PathLike) -> np.ndarray:
     return pixels
 
 
-def _decode_with_pil(data: bytes, name: str) -> np.ndarray:
+def _decode_with_pil(data: bytes, name: str, keep_alpha: bool = False) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as opened:
         opened.load()
         # exif_transpose returns a new, upright image (a copy when there is no tag).
         image = ImageOps.exif_transpose(opened)
-    return _pil_to_array(image, name)
+    return _pil_to_array(image, name, keep_alpha)
 
 
-def _pil_to_array(image: Image.Image, name: str) -> np.ndarray:
+def _pil_to_array(image: Image.Image, name: str, keep_alpha: bool = False) -> np.ndarray:
     mode = image.mode
+    if keep_alpha:
+        if mode in ("LA", "RGBA"):
+            return np.asarray(image)
+        if mode == "PA" or (mode == "P" and "transparency" in image.info):
+            return np.asarray(image.convert("RGBA"))
     if mode in ("L", "RGB"):
         return np.asarray(image)
     if mode == "1":
@@ -173,7 +220,7 @@ def _is_16bit_png(data: bytes) -> bool:
     )
 
 
-def _decode_16bit_png(data: bytes) -> np.ndarray | None:
+def _decode_16bit_png(data: bytes, keep_alpha: bool = False) -> np.ndarray | None:
     decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         return None
@@ -183,7 +230,9 @@ def _decode_16bit_png(data: bytes) -> np.ndarray | None:
         if channels == 1:
             decoded = decoded[:, :, 0]
         elif channels == 2:  # grey + alpha
-            decoded = decoded[:, :, 0]
+            decoded = decoded if keep_alpha else decoded[:, :, 0]
+        elif channels == 4 and keep_alpha:  # OpenCV order is BGRA: to RGBA
+            decoded = decoded[:, :, [2, 1, 0, 3]]
         else:  # OpenCV order is BGR(A): reverse the colour channels, drop alpha
             decoded = decoded[:, :, 2::-1]
     # IMREAD_UNCHANGED ignores EXIF orientation, so apply the PNG eXIf chunk's tag ourselves.
