@@ -29,7 +29,9 @@ def build_serve_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
                         "any authentication (default: %(default)s)")
     p.add_argument("--port", type=int, default=7860, help="TCP port (default: %(default)s)")
     p.add_argument("--checkpoint", help="generator .safetensors file (default: the shipped model)")
-    p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:1, mps "
+                        "(default: %(default)s)")
     p.add_argument("--max-megapixels", type=float, default=16.0,
                    help="largest photo, trimap or mask accepted (default: %(default)s)")
     p.add_argument("--max-upload-mb", type=float, default=50.0,
@@ -53,20 +55,27 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         return _fail(f"alphagan serve needs the 'app' extra ({exc.name} is missing): "
                      "pip install 'alphagan[app]'", 1)
-    from alphagan.web import _adapter
+    from alphagan.defaults import MODEL_NAME
+    from alphagan.errors import InputError
+    from alphagan.matting import load_prepared, pick_device
     from alphagan.web.service import MattingService
     from alphagan.web.uploads import Limits
 
-    model = _adapter.load_model(args.checkpoint, device=args.device)
-    name = args.checkpoint or "alphagan-light (shipped)"
+    try:
+        device = pick_device(args.device)
+        # prepared as the CLI and alphagan.matte prepare it, once for the server's lifetime
+        model = load_prepared(args.checkpoint, str(device))
+    except InputError as exc:
+        return _fail(str(exc), 1)
+    name = args.checkpoint or f"{MODEL_NAME} (shipped)"
     limits = Limits(max_bytes=int(args.max_upload_mb * 2**20),
                     max_pixels=int(args.max_megapixels * 1e6))
     service = MattingService(model, model_name=name, limits=limits, max_pending=args.queue)
     if not _is_loopback(args.host):
         print(f"alphagan: warning: listening on {args.host}: anyone who can reach it can use "
               "this server (there is no authentication)", file=sys.stderr)
-    print(f"alphagan: serving on http://{_url_host(args.host)}:{args.port} "
-          "(Ctrl+C to stop)", file=sys.stderr, flush=True)
+    print(f"alphagan: {name} on {device}; serving on http://{_url_host(args.host)}:"
+          f"{args.port} (Ctrl+C to stop)", file=sys.stderr, flush=True)
     uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning",
                 access_log=False)
     return 0

@@ -17,7 +17,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from alphagan.web import _adapter
 from alphagan.web.uploads import Limits, UploadError, open_upload
 
 __all__ = ["RESULT_KINDS", "Upload", "MatteRequest", "MatteResult", "QueueFull",
@@ -76,7 +75,7 @@ class MattingService:
 
     def __init__(self, model: Any | None, *, model_name: str | None = None,
                  limits: Limits = Limits(), max_pending: int = 16) -> None:
-        from alphagan.baselines import BASELINE_METHODS
+        from alphagan.matting import METHODS
 
         if max_pending < 1:
             raise ValueError(f"max_pending must be >= 1, got {max_pending}")
@@ -84,7 +83,7 @@ class MattingService:
         self.model_name = model_name
         self.limits = limits
         self.max_pending = max_pending
-        self.methods = (("alphagan",) if model is not None else ()) + tuple(BASELINE_METHODS)
+        self.methods = tuple(m for m in METHODS if m != "alphagan" or model is not None)
         self._pending = 0
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alphagan-matte")
 
@@ -128,55 +127,60 @@ class MattingService:
         return await self.submit(self.matte, request)
 
     def matte(self, request: MatteRequest) -> MatteResult:
-        """Decode, matte and encode one request (blocking; the worker thread calls it)."""
+        """Decode, matte and encode one request (blocking; the worker thread calls it).
+
+        The matting is ``alphagan.matte`` with its defaults, the command line's: the trimap
+        (or the mask's trimap, rembg's convention) comes from ``alphagan.matting.trimap_for``
+        and is returned as the trimap used.
+        """
+        from alphagan.convert import to_image
         from alphagan.foreground import composite_onto, cutout, estimate_foreground
         from alphagan.io import encode_png
+        from alphagan.matting import matte, trimap_for
         from alphagan.trimap import trimap_to_uint8
 
-        limits = self.limits
-        image = _adapter.as_image(open_upload(request.image.data, "image",
-                                              request.image.filename, limits))
+        def picture(upload: Upload | None, field: str) -> Any:
+            if upload is None:
+                return None
+            return open_upload(upload.data, field, upload.filename, self.limits)
+
         try:
-            if request.trimap is not None:
-                trimap = _adapter.as_trimap(open_upload(request.trimap.data, "trimap",
-                                                        request.trimap.filename, limits))
-            else:
-                assert request.mask is not None
-                trimap = _adapter.mask_trimap(
-                    open_upload(request.mask.data, "mask", request.mask.filename, limits),
-                    **request.mask_options)
+            image = to_image(picture(request.image, "image"))
+            trimap = trimap_for(image.shape, picture(request.trimap, "trimap"),
+                                picture(request.mask, "mask"), **request.mask_options)
             start = time.perf_counter()
-            alpha = _adapter.matte(image, trimap, model=self.model, method=request.method)
+            alpha = matte(image, trimap, model=self.model, method=request.method)
             seconds = time.perf_counter() - start
+            arrays: dict[str, np.ndarray] = {"alpha": alpha, "trimap": trimap_to_uint8(trimap)}
+            if {"cutout", "composite"} & set(request.results):
+                foreground = estimate_foreground(image, alpha)
+                arrays["cutout"] = cutout(foreground, alpha)
+                if "composite" in request.results:
+                    arrays["composite"] = composite_onto(foreground, alpha,
+                                                         self._background(request))
         except ValueError as exc:  # InputError included: the message says what is wrong
             raise UploadError(400, " ".join(str(exc).split())) from None
-
-        arrays: dict[str, np.ndarray] = {"alpha": alpha, "trimap": trimap_to_uint8(trimap)}
-        if {"cutout", "composite"} & set(request.results):
-            foreground = estimate_foreground(image, alpha)
-            arrays["cutout"] = cutout(foreground, alpha)
-            if "composite" in request.results:
-                arrays["composite"] = composite_onto(foreground, alpha,
-                                                     self._background(request))
         pngs = {kind: encode_png(arrays[kind]) for kind in request.results}
         height, width = alpha.shape
         return MatteResult(pngs, seconds, width, height, request.method)
 
     def _background(self, request: MatteRequest) -> tuple[float, float, float] | np.ndarray:
+        from alphagan.convert import to_image
+
         if request.background_image is None:
             return _colour(request.background)
         upload = request.background_image
-        return _adapter.as_image(open_upload(upload.data, "background", upload.filename,
-                                             self.limits))
+        return to_image(open_upload(upload.data, "background", upload.filename, self.limits),
+                        name="background")
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)
 
 
 def _colour(text: str) -> tuple[float, float, float]:
-    from alphagan.foreground import parse_color
+    from alphagan.convert import to_color
 
     try:
-        return parse_color(text)
+        return to_color(text, name="background")
     except ValueError as exc:
-        raise UploadError(400, f"background: {exc}") from None
+        raise UploadError(400, str(exc)) from None

@@ -1,8 +1,9 @@
 """Uploaded files -> PIL images, with the server's limits; errors users can act on.
 
-Uploads stay in memory: the bytes are decoded by Pillow straight from a buffer, upright
-(EXIF orientation applied, as ``alphagan.io`` does for files), and handed to the same
-conversion as every other input. Nothing here touches the disk.
+Uploads stay in memory: the bytes are opened by Pillow straight from a buffer, upright (EXIF
+orientation applied, as ``alphagan.io`` does for files), and handed as PIL images to
+``alphagan.convert``, the conversion every other input goes through. Nothing here touches
+the disk. One difference from files: Pillow reads 16-bit RGB PNGs at 8 bits per channel.
 """
 
 from __future__ import annotations
@@ -74,9 +75,12 @@ def preview_jpeg(data: bytes, filename: str | None, limits: Limits) -> tuple[byt
     16-bit PNG), so the page shows this instead of the file itself."""
     import numpy as np
 
-    from alphagan.web import _adapter
+    from alphagan.convert import to_image
 
-    rgb = _adapter.as_image(open_upload(data, "image", filename, limits))
+    try:
+        rgb = to_image(open_upload(data, "image", filename, limits))
+    except ValueError as exc:
+        raise UploadError(400, " ".join(str(exc).split())) from None
     buffer = io.BytesIO()
     Image.fromarray(np.rint(rgb * 255).astype(np.uint8)).save(buffer, "JPEG", quality=90)
     return buffer.getvalue(), (rgb.shape[1], rgb.shape[0])
