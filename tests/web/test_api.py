@@ -84,6 +84,12 @@ def test_mask_becomes_the_trimap_used(server: Server, scenes: Scenes) -> None:
     assert (trimap == 128).any()
     assert (mask[trimap == 255] > 240).all()
     assert (mask[trimap == 0] < 10).all()
+    # exactly the trimap alphagan.matte makes from that mask file
+    from alphagan.matting import trimap_for
+    from alphagan.trimap import trimap_to_uint8
+
+    expected = trimap_for(trimap.shape, mask=scenes.cli_cutout(2), erode_size=3)
+    assert np.array_equal(trimap, trimap_to_uint8(expected))
 
 
 def test_json_output_has_every_result(server: Server, scenes: Scenes) -> None:
