@@ -11,19 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import numpy as np
 import pytest
 
-pytest.importorskip("fastapi", reason="alphagan serve needs the 'app' extra (pip install "
-                                      "'alphagan[app]')")
-httpx = pytest.importorskip("httpx", reason="the API tests' client is httpx (the dev extra)")
-
-from alphagan.examples import make_example  # noqa: E402
-from alphagan.io import write_png  # noqa: E402
-from alphagan.trimap import trimap_to_uint8  # noqa: E402
-from tests.web.helpers import (  # noqa: E402
+from alphagan.examples import make_example
+from alphagan.io import write_png
+from alphagan.trimap import trimap_to_uint8
+from tests.web.helpers import (
     MAX_MEGAPIXELS, MAX_UPLOAD_MB, N_SCENES, SCENE_SIZE, Scenes, Server,
 )
 
@@ -57,6 +51,9 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``python -m alphagan serve`` on a free 127.0.0.1 port, ready to answer."""
+    pytest.importorskip("fastapi", reason="alphagan serve needs the 'app' extra (pip install "
+                                          "'alphagan[app]')")
+    httpx = pytest.importorskip("httpx", reason="the API tests' client is httpx (dev extra)")
     root = tmp_path_factory.mktemp("web_server")
     tmpdir = root / "tmp"
     tmpdir.mkdir()

@@ -14,7 +14,7 @@ from tests.web.helpers import (
     MAX_MEGAPIXELS, MAX_UPLOAD_MB, N_SCENES, Scenes, Server, as_uint8_image, png_array,
 )
 
-httpx = pytest.importorskip("httpx")
+httpx = pytest.importorskip("httpx", reason="the API tests' client is httpx (the dev extra)")
 
 pytestmark = pytest.mark.slow  # a server and a CLI run in subprocesses
 

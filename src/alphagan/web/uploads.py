@@ -69,7 +69,8 @@ def open_upload(data: bytes, field: str, filename: str | None, limits: Limits) -
     return upright
 
 
-def preview_jpeg(data: bytes, filename: str | None, limits: Limits) -> tuple[bytes, tuple[int, int]]:
+def preview_jpeg(data: bytes, filename: str | None,
+                 limits: Limits) -> tuple[bytes, tuple[int, int]]:
     """The photo as matting reads it (upright, RGB), as JPEG bytes for the page to paint on,
     and its (width, height). Browsers cannot show every format the server reads (TIFF,
     16-bit PNG), so the page shows this instead of the file itself."""

@@ -131,7 +131,9 @@ function canvasPoint(event) {
   };
 }
 
-function currentLabel() { return Number(document.querySelector("input[name=label]:checked").value); }
+function currentLabel() {
+  return Number(document.querySelector("input[name=label]:checked").value);
+}
 function currentTool() { return document.querySelector("input[name=tool]:checked").value; }
 function brushRadius() { return Number($("brush-size").value) / 2; }
 
