@@ -216,6 +216,7 @@ function setupPainting() {
     if (!state.trimap) return;
     state.trimap.fill(BG);
     render(0, 0, state.width, state.height);
+    setStatus("trimap cleared: everything is background");
   });
 }
 
