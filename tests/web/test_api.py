@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,12 @@ def post(server: Server, files: dict, data: dict | None = None) -> httpx.Respons
 
 def upload(path: Path) -> tuple[str, bytes, str]:
     return (path.name, path.read_bytes(), "image/png")
+
+
+def json_images(answer: httpx.Response) -> dict[str, np.ndarray]:
+    """output=json: the PNG data URLs, decoded."""
+    return {kind: png_array(base64.b64decode(url.split(",", 1)[1]))
+            for kind, url in answer.json()["images"].items()}
 
 
 def scene_files(scenes: Scenes, k: int) -> dict:
@@ -97,16 +104,27 @@ def test_json_output_has_every_result(server: Server, scenes: Scenes) -> None:
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["method"] == "alphagan" and body["seconds"] >= 0
-    import base64
 
-    images = {k: png_array(base64.b64decode(v.split(",", 1)[1]))
-              for k, v in body["images"].items()}
+    images = json_images(answer)
     assert set(images) == {"trimap", "alpha", "cutout", "composite"}
     alpha = images["alpha"].astype(np.float64) / 255
     assert np.abs(images["alpha"].astype(int) - scenes.cli_alpha(3)).max() <= 1
     # composite = a F + (1 - a) green, with F the cut-out's colours
     fg = images["cutout"][..., :3] / 255.0
     expected = alpha[..., None] * fg + (1 - alpha[..., None]) * np.array([0.0, 1.0, 0.0])
+    assert np.abs(images["composite"] / 255.0 - expected).max() <= 2.5 / 255
+
+
+def test_composite_onto_an_uploaded_picture(server: Server, scenes: Scenes) -> None:
+    """A background picture of the photo's size is used as it is: a F + (1 - a) B."""
+    h, w = scenes.cli_alpha(5).shape
+    picture = np.random.default_rng(5).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    files = {**scene_files(scenes, 5), "background_image": ("bg.png", _png(picture))}
+    answer = post(server, files, {"output": "json"})
+    assert answer.status_code == 200, answer.text
+    images = json_images(answer)
+    a = images["alpha"][..., None] / 255.0
+    expected = a * images["cutout"][..., :3] / 255.0 + (1 - a) * picture / 255.0
     assert np.abs(images["composite"] / 255.0 - expected).max() <= 2.5 / 255
 
 
