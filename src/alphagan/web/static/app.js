@@ -48,6 +48,7 @@ async function errorText(response) {
 
 async function choosePhoto(blob, name) {
   clearError();
+  $("results").hidden = true;  // they belong to the previous photo
   setStatus("reading the photo…");
   const form = new FormData();
   form.append("image", blob, name);
@@ -135,7 +136,12 @@ function currentLabel() {
   return Number(document.querySelector("input[name=label]:checked").value);
 }
 function currentTool() { return document.querySelector("input[name=tool]:checked").value; }
-function brushRadius() { return Number($("brush-size").value) / 2; }
+// The size slider is in screen pixels: the same brush on a large photo shown scaled down.
+function brushRadius() {
+  const canvas = $("paint-canvas");
+  const scale = canvas.width / canvas.getBoundingClientRect().width;
+  return Number($("brush-size").value) / 2 * scale;
+}
 
 // A hard-edged disc: every pixel gets exactly the label (no antialiasing in a trimap).
 function stamp(cx, cy, r, value) {
