@@ -128,8 +128,8 @@ def _ring(page, cx: float, cy: float, rx: float, ry: float) -> None:  # type: ig
 
 def test_paint_a_trimap_on_an_example_and_get_a_matte(page, tmp_path: Path) -> None:
     """Clear the example's trimap, paint an unknown band over the furry ball's rim with the
-    mouse, fill its inside with foreground, and matte: the page sends the painted trimap,
-    and the matte in the band follows the scene's true alpha."""
+    mouse, undo a stray dab, fill the inside with foreground, and matte: the page sends the
+    painted trimap, and the matte in the band follows the scene's true alpha."""
     from alphagan.examples import make_example
 
     page.click("button[data-example=furry-ball]")
@@ -146,6 +146,8 @@ def test_paint_a_trimap_on_an_example_and_get_a_matte(page, tmp_path: Path) -> N
     for grow in (-5, 25, 50):  # three rings of a 36-pixel brush: rim to hair tips
         _ring(page, cx, cy, rx + grow * scale, ry + grow * scale)
     page.check("input[name=label][value='255']")
+    page.mouse.click(box["x"] + 10 * scale, box["y"] + 10 * scale)  # a stray dab ...
+    page.click("#undo")  # ... undone: the corner stays background (checked below)
     page.check("input[name=tool][value=fill]")
     page.mouse.click(cx, cy)
     page.screenshot(path=ARTIFACTS / "painted.png", full_page=True)

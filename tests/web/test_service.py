@@ -61,3 +61,4 @@ def test_check_refuses_malformed_requests() -> None:
             service.check(request)
         assert info.value.status == 400
     service.close()
+

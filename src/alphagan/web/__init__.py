@@ -71,6 +71,7 @@ def run_serve(args: argparse.Namespace) -> int:
     limits = Limits(max_bytes=int(args.max_upload_mb * 2**20),
                     max_pixels=int(args.max_megapixels * 1e6))
     service = MattingService(model, model_name=name, limits=limits, max_pending=args.queue)
+    service.warm_up()
     if not _is_loopback(args.host):
         print(f"alphagan: warning: listening on {args.host}: anyone who can reach it can use "
               "this server (there is no authentication)", file=sys.stderr)

@@ -9,6 +9,7 @@ once: more are refused (``QueueFull``) rather than piling up in memory.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -172,6 +173,24 @@ class MattingService:
         upload = request.background_image
         return to_image(open_upload(upload.data, "background", upload.filename, self.limits),
                         name="background")
+
+    def warm_up(self) -> None:
+        """Queue one tiny matting job ahead of any request: the first user does not wait for
+        the network's first run and pymatting's compiled kernels to load (seconds)."""
+        self._worker.submit(self._warm)
+
+    def _warm(self) -> None:
+        from alphagan.foreground import estimate_foreground
+        from alphagan.matting import matte
+
+        image = np.random.default_rng(0).random((48, 48, 3), dtype=np.float32)
+        trimap = np.full((48, 48), 0.5, np.float32)
+        trimap[:8], trimap[-8:] = 0.0, 1.0
+        try:
+            alpha = matte(image, trimap, model=self.model, method=self.methods[0])
+            estimate_foreground(image, alpha)
+        except Exception:  # noqa: BLE001 - a failed warm-up only costs the first request time
+            logging.getLogger("alphagan.web").exception("warm-up failed")
 
     def close(self) -> None:
         self._worker.shutdown(wait=False, cancel_futures=True)

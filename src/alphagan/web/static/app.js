@@ -13,7 +13,22 @@ const state = {
   trimap: null,       // Uint8Array width*height of 0 / 128 / 255: the painted trimap
   display: null,      // ImageData: photo with the trimap overlaid
   drawing: false, last: null,
+  undo: [],           // earlier trimaps, newest last (a few, they are photo-sized)
+  fileTrimapShown: false,  // the uploaded trimap file is in the buffer (shown in its mode)
 };
+
+const UNDO_STEPS = 8;
+
+function rememberForUndo() {
+  state.undo.push(state.trimap.slice());
+  if (state.undo.length > UNDO_STEPS) state.undo.shift();
+}
+
+function undo() {
+  if (!state.undo.length) return;
+  state.trimap = state.undo.pop();
+  render(0, 0, state.width, state.height);
+}
 
 // ---------------------------------------------------------------------------------------
 // Messages
@@ -72,7 +87,7 @@ async function choosePhoto(blob, name) {
   const sctx = scratch.getContext("2d");
   sctx.drawImage(bitmap, 0, 0);
   Object.assign(state, {
-    photo: blob, photoName: name, width: w, height: h,
+    photo: blob, photoName: name, width: w, height: h, undo: [], fileTrimapShown: false,
     photoPixels: sctx.getImageData(0, 0, w, h),
     trimap: new Uint8Array(w * h),  // all background to start with
     display: new ImageData(w, h),
@@ -101,7 +116,8 @@ function forgetPhoto() {
 function render(x0, y0, x1, y1) {
   const { width: w, photoPixels: src, display: dst, trimap } = state;
   if (!src) return;
-  const overlay = source() === "paint";
+  const how = source();
+  const overlay = how === "paint" || (how === "trimap" && state.fileTrimapShown);
   x0 = Math.max(0, Math.floor(x0)); y0 = Math.max(0, Math.floor(y0));
   x1 = Math.min(w, Math.ceil(x1)); y1 = Math.min(state.height, Math.ceil(y1));
   if (x1 <= x0 || y1 <= y0) return;
@@ -200,6 +216,7 @@ function setupPainting() {
   canvas.addEventListener("pointerdown", (event) => {
     if (!state.trimap || event.button !== 0) return;
     const p = canvasPoint(event);
+    rememberForUndo();
     if (currentTool() === "fill") {
       fill(p.x, p.y, currentLabel());
       return;
@@ -218,8 +235,13 @@ function setupPainting() {
   $("brush-size").addEventListener("input", () => {
     $("brush-size-value").textContent = $("brush-size").value;
   });
+  $("undo").addEventListener("click", undo);
+  document.addEventListener("keydown", (event) => {
+    if ((event.ctrlKey || event.metaKey) && event.key === "z" && source() === "paint") undo();
+  });
   $("clear-trimap").addEventListener("click", () => {
     if (!state.trimap) return;
+    rememberForUndo();
     state.trimap.fill(BG);
     render(0, 0, state.width, state.height);
     setStatus("trimap cleared: everything is background");
@@ -243,9 +265,16 @@ function trimapBlob() {
 }
 
 // A trimap PNG from the server (an example's) into the painting buffer.
+// Returns whether it was loaded (the browser decodes it and it has the photo's size).
 async function loadTrimap(blob) {
-  const bitmap = await createImageBitmap(blob);
-  if (bitmap.width !== state.width || bitmap.height !== state.height) return;
+  let bitmap;
+  try {
+    bitmap = await createImageBitmap(blob);
+  } catch (_) {
+    return false;  // TIFF and the like: the server still reads the file itself
+  }
+  if (bitmap.width !== state.width || bitmap.height !== state.height) return false;
+  rememberForUndo();
   const canvas = document.createElement("canvas");
   canvas.width = bitmap.width; canvas.height = bitmap.height;
   const ctx = canvas.getContext("2d");
@@ -256,6 +285,7 @@ async function loadTrimap(blob) {
     state.trimap[i] = v < 64 ? BG : v > 191 ? FG : UNKNOWN;
   }
   render(0, 0, state.width, state.height);
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -389,6 +419,14 @@ document.addEventListener("DOMContentLoaded", () => {
     if (file) choosePhoto(file, file.name);
   });
   $("band").addEventListener("input", () => { $("band-value").textContent = $("band").value; });
+  // An uploaded trimap is shown on the photo and can be touched up in Paint mode (the file
+  // itself is what "Upload a trimap" sends).
+  $("trimap-file").addEventListener("change", async () => {
+    const file = $("trimap-file").files[0];
+    state.fileTrimapShown = Boolean(file && state.trimap && await loadTrimap(file));
+    render(0, 0, state.width, state.height);
+    if (state.fileTrimapShown) setStatus("trimap shown on the photo; Paint mode edits it");
+  });
   $("run").addEventListener("click", run);
   loadInfo().catch((err) => showError(`cannot load the server's settings (${err.message})`));
 });
