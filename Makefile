@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast warm bench lint clean
+.PHONY: install demo serve test test-fast warm bench lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[dev,onnx]'
+	$(BIN)/python -m pip install -q -e '.[dev,onnx,app]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -27,6 +27,10 @@ warm: $(VENV)/.warm
 
 demo: $(VENV)/.warm
 	$(BIN)/alphagan demo --out demo_out
+
+# The page and HTTP API on http://127.0.0.1:7860 (Ctrl+C stops it).
+serve: $(VENV)/.warm
+	$(BIN)/alphagan serve
 
 test: $(VENV)/.warm
 	$(BIN)/python -m pytest -q

@@ -208,6 +208,9 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
 
     build_synth_parser(sub)
     build_export_parser(sub)
+    from alphagan.web import build_serve_parser
+
+    build_serve_parser(sub)
     return parser
 
 
@@ -522,7 +525,14 @@ _COMMANDS = {
     "train": _cmd_train,
     "synth": lambda args: _run_synth(args),
     "export": lambda args: _run_export(args),
+    "serve": lambda args: _run_serve(args),
 }
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from alphagan.web import run_serve
+
+    return run_serve(args)
 
 
 def _run_export(args: argparse.Namespace) -> int:

@@ -36,6 +36,7 @@ __all__ = [
     "pil_to_array",
     "grey_levels",
     "write_png",
+    "encode_png",
     "write_image",
     "OUTPUT_FORMATS",
     "list_images",
@@ -317,6 +318,13 @@ def write_png(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> None:
     encoded = _encode_png(np.asarray(array), bit_depth)
 
     write_bytes_atomic(dest, encoded)
+
+
+def encode_png(array: np.ndarray, *, bit_depth: int = 8) -> bytes:
+    """The bytes of the PNG file ``write_png`` would write (same arrays, same rules)."""
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
+    return _encode_png(np.asarray(array), bit_depth)
 
 
 # Output format -> file suffix, and the bit depths each can store.

@@ -1,0 +1,64 @@
+"""MattingService without a server: the bounded queue and the request checks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+pytest.importorskip("fastapi", reason="alphagan serve needs the 'app' extra")
+
+from alphagan.web.service import MatteRequest, MattingService, QueueFull, Upload  # noqa: E402
+from alphagan.web.uploads import UploadError  # noqa: E402
+
+
+def test_queue_refuses_beyond_max_pending_and_recovers() -> None:
+    """With the worker busy and max_pending requests admitted, the next one is refused at
+    once; after they finish, requests are admitted again and ran in order."""
+    service = MattingService(None, max_pending=3)
+    release = threading.Event()
+    ran: list[int] = []
+
+    def job(k: int) -> int:
+        if k == 0:
+            release.wait(10)
+        ran.append(k)
+        return k
+
+    async def scenario() -> None:
+        admitted = [asyncio.create_task(service.submit(job, k)) for k in range(3)]
+        await asyncio.sleep(0)  # let the three tasks take their places
+        assert service.pending == 3
+        with pytest.raises(QueueFull, match="busy"):
+            await service.submit(job, 99)
+        release.set()
+        assert await asyncio.gather(*admitted) == [0, 1, 2]
+        assert service.pending == 0
+        assert await service.submit(job, 4) == 4
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        service.close()
+    assert ran == [0, 1, 2, 4]
+
+
+def test_check_refuses_malformed_requests() -> None:
+    service = MattingService(None)  # no model: the classical methods only
+    image = Upload(b"x", "a.png")
+    assert "alphagan" not in service.methods and "cf" in service.methods
+    cases = [
+        (MatteRequest(image, trimap=image, method="alphagan"), "not available"),
+        (MatteRequest(image, method="cf"), "exactly one"),
+        (MatteRequest(image, trimap=image, mask=image, method="cf"), "exactly one"),
+        (MatteRequest(image, trimap=image, method="cf", results=("gif",)), "gif"),
+        (MatteRequest(image, trimap=image, method="cf", background="plaid"), "plaid"),
+    ]
+    for request, phrase in cases:
+        with pytest.raises(UploadError, match=phrase) as info:
+            service.check(request)
+        assert info.value.status == 400
+    service.close()
+
