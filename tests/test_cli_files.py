@@ -42,6 +42,9 @@ def test_positional_pair_writes_exactly_the_named_file(tmp_path, checkpoint, pai
     assert predict(checkpoint, image, trimap, "-o", out) == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["cut.png"]
     cut = read_mask(out)  # the RGBA cut-out: its alpha is the matte
+    out.write_bytes(b"stale")  # a named file is written again, not skipped
+    assert predict(checkpoint, image, trimap, "-o", out) == 0
+    assert np.array_equal(read_mask(out), cut)
     assert predict(checkpoint, image, trimap, "-o", tmp_path / "a.png", "--outputs",
                    "alpha") == 0
     assert np.array_equal(cut, read_grey(tmp_path / "a.png"))

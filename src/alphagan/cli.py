@@ -337,9 +337,12 @@ def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_
     if set(plan.spec.kinds) & {"foreground", "cutout", "composite"}:
         # after torch's import (both are Python-bound), during the network's run (not)
         _import_in_background("pymatting")
+    # A file named with -o is written even if it exists: the name is the instruction (folders
+    # skip existing outputs unless --overwrite, so an interrupted batch resumes).
+    named = bool(plan.jobs) and plan.jobs[0].target is not None
     report = run_jobs(jobs, estimate, plan.out_dir, plan.spec, mask_options=plan.mask_options,
-                      overwrite=args.overwrite, progress=not args.quiet)
-    if plan.single and report.failed:
+                      overwrite=args.overwrite or named, progress=not args.quiet)
+    if plan.single and report.failed and world == 1:
         return _error(report.failed[0])
     written, skipped, failed = (gather_lines(lines) for lines in
                                 (report.written, report.skipped, report.failed))
