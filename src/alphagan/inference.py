@@ -16,6 +16,7 @@ the CPU path faster without changing results beyond float32 rounding.
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Literal
 
 import cv2
@@ -38,7 +39,7 @@ from alphagan.tiling import (
     tile_spans,
     unknown_window,
 )
-from alphagan.trimap import clamp_to_trimap, unknown_mask
+from alphagan.trimap import UNKNOWN, clamp_to_trimap, unknown_mask
 
 __all__ = [
     "Precision",
@@ -49,6 +50,8 @@ __all__ = [
     "prepare_for_inference",
     "set_threads",
     "default_overlap",
+    "min_tile",
+    "downscale_trimap",
     "as_float_image",
     "check_pair",
 ]
@@ -115,6 +118,39 @@ def default_overlap(tile: int) -> int:
     return tile // 4 // ALIGN * ALIGN
 
 
+def min_tile(model: nn.Module) -> int:
+    """The smallest tile side ``predict_alpha`` uses with ``model``: twice its context radius
+    (:func:`~alphagan.tiling.context_radius`), rounded up to a multiple of 8, at least 64.
+
+    Below it a tile's centre no longer sees the context the network was trained with on either
+    side, and the blended matte differs visibly from the untiled one. Models other than
+    :class:`AlphaGANGenerator` (unknown radius) get 64.
+    """
+    config = getattr(model, "config", None)
+    if not isinstance(model, AlphaGANGenerator) or config is None:
+        return 64
+    return max(64, -(-2 * context_radius(config) // ALIGN) * ALIGN)
+
+
+def downscale_trimap(trimap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Shrink a trimap HxW {0, 0.5, 1} to ``size`` = (width, height) without losing unknowns.
+
+    A small pixel is known foreground (background) only when every full-size pixel it covers
+    is; any mixture is unknown. So an unknown band thinner than the scale factor stays
+    unknown (nearest-neighbour sampling can drop it, and its pixels would then be clamped to
+    0 or 1 without the network ever seeing them).
+    """
+    shrink = lambda mask: cv2.resize(mask.astype(np.float32), size,  # noqa: E731
+                                     interpolation=cv2.INTER_AREA)
+    # INTER_AREA averages with positive weights: 1 (up to rounding) only if all pixels are 1.
+    fg = shrink(trimap >= 1) > 1.0 - 1e-4
+    bg = shrink(trimap <= 0) > 1.0 - 1e-4
+    small = np.full(fg.shape, UNKNOWN, np.float32)
+    small[fg] = 1.0
+    small[bg] = 0.0
+    return small
+
+
 def predict_alpha(
     model: nn.Module,
     image: np.ndarray,
@@ -163,14 +199,17 @@ def predict_alpha(
             model on that 1920x1080 frame, which is mostly flat background (same command;
             0.29 s there).
         tile: run the region in overlapping tiles of this side (rounded down to a multiple of
-            8, at least 64) when it is larger; the outer quarter of every overlap is dropped
+            8) when it is larger; a side below :func:`min_tile` (twice the model's context
+            radius: 464 for the shipped model) is raised to it with a ``UserWarning``; the outer quarter of every overlap is dropped
             and the middle half cross-faded linearly (:func:`~alphagan.tiling.feather`).
             ``"auto"``: 1024 for regions above 4 megapixels
             (:func:`~alphagan.tiling.auto_tile`), else none. With a pooling branch, tiling
             adds an encoder-only pass so every tile sees the whole region's pooled mean.
         overlap: tile overlap in pixels (multiple of 8); default a quarter of the tile.
         max_side: if the image's longer side exceeds this, predict on a copy resized to it
-            (INTER_AREA image, nearest-neighbour trimap) and upsample the alpha bilinearly.
+            (INTER_AREA image, trimap by :func:`downscale_trimap`, which keeps thin unknown
+            bands), clamp that small alpha to the small trimap, upsample it bilinearly and
+            clamp again to the full trimap.
         tta: test-time augmentation. ``"flip"``: the mean of the predictions for the image
             and its left-right mirror (twice the time; measured with the shipped model on the
             4 held-out alphamatting scenes x 2 trimaps: mean SAD 7.75 -> 7.35, Grad
@@ -192,14 +231,22 @@ def predict_alpha(
     _check_choice("tta", tta, ("none", "flip"))
     if max_side is not None and max_side < ALIGN:
         raise ValueError(f"max_side must be >= {ALIGN}, got {max_side}")
+    if isinstance(tile, int) and not isinstance(tile, bool):
+        smallest = min_tile(model)
+        if tile < smallest:
+            warnings.warn(f"tile={tile} is below this model's minimum of {smallest} pixels "
+                          f"(twice its context radius); using {smallest}", stacklevel=2)
+            tile = smallest
 
     def infer(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         options = dict(precision=precision, region=region, margin=margin, pooling=pooling,
                        tile=tile, overlap=overlap)
         alpha = _predict(model, image, trimap, **options)
         if tta == "flip":
-            mirrored = _predict(model, np.ascontiguousarray(image[:, ::-1]),
-                                np.ascontiguousarray(trimap[:, ::-1]), **options)
+            # .copy(), not ascontiguousarray: for a one-pixel-wide image the reversed view
+            # counts as contiguous yet keeps its negative stride, which torch refuses.
+            mirrored = _predict(model, image[:, ::-1].copy(), trimap[:, ::-1].copy(),
+                                **options)
             alpha = 0.5 * (alpha + mirrored[:, ::-1])
         return alpha
 
@@ -207,8 +254,11 @@ def predict_alpha(
     if max_side is not None and max(height, width) > max_side:
         scale = max_side / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))  # cv2: (w, h)
-        small = infer(cv2.resize(image, size, interpolation=cv2.INTER_AREA),
-                      cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST))
+        small_trimap = downscale_trimap(trimap, size)
+        small = infer(cv2.resize(image, size, interpolation=cv2.INTER_AREA), small_trimap)
+        # Clamp before upsampling: the network's raw values in known regions would otherwise
+        # bleed into the unknown band through the bilinear filter.
+        small = clamp_to_trimap(small, small_trimap)
         alpha = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
     else:
         alpha = infer(image, trimap)

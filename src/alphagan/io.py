@@ -26,20 +26,30 @@ from PIL import Image, ImageOps
 
 from alphagan.atomic import write_bytes_atomic
 from alphagan.errors import InputError
+from alphagan.files import MAX_IMAGE_BYTES, read_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_PIXELS",
     "read_image",
     "read_grey",
     "read_alpha",
     "write_png",
+    "encode_png",
     "list_images",
+    "scan_images",
+    "shared_stem_problems",
 ]
 
 # A file or folder name as the user gave it; messages quote it as str(path).
 PathLike = str | os.PathLike[str]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+# The most pixels (width x height) a file may declare; checked from the header, before any
+# decoder allocates. Pillow's own decompression-bomb threshold, applied to every decoder
+# (OpenCV included): an image of that size already needs ~1 GB as float32 RGB.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXIF_ORIENTATION = 0x0112
@@ -99,29 +109,23 @@ def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
 def _decode(path: PathLike) -> np.ndarray:
     """Decode a file to (H, W) grey or (H, W, 3) RGB, uint8 or uint16, oriented, alpha dropped."""
     name = str(path)
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"{name}: no such file")
-    if file.is_dir():
-        raise InputError(f"{name}: is a folder, not an image file")
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
+    # The guarded reader refuses folders, FIFOs, devices and oversized files before reading.
+    data = read_bytes(path, MAX_IMAGE_BYTES, what="image file")
     if not data:
         raise InputError(f"{name}: cannot decode image (empty file)")
 
     try:
         if _is_16bit_png(data):
+            _check_pixels(name, *_png_size(data))
             pixels = _decode_16bit_png(data)
         else:
             pixels = _decode_with_pil(data, name)
     except InputError:
         raise
+    except Image.DecompressionBombError:
+        raise InputError(f"{name}: image declares too many pixels (limit {MAX_PIXELS:,})") from None
     except MemoryError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise InputError(f"{name}: image too large to decode ({exc})") from exc
+        raise InputError(f"{name}: not enough memory to decode this image") from None
     except Exception as exc:  # noqa: BLE001 - PIL/OpenCV raise many types for corrupt files
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)") from exc
     if pixels is None or pixels.size == 0:
@@ -129,8 +133,26 @@ def _decode(path: PathLike) -> np.ndarray:
     return pixels
 
 
+def _check_pixels(name: str, width: int, height: int) -> None:
+    """Refuse a header's size before decoding: empty, or more than ``MAX_PIXELS`` pixels."""
+    if width <= 0 or height <= 0:
+        raise InputError(f"{name}: image declares an empty size ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"{name}: image declares {width}x{height} = {width * height:,} pixels, more than "
+            f"the {MAX_PIXELS:,} alphagan decodes (alphagan.io.MAX_PIXELS)"
+        )
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk."""
+    return struct.unpack(">II", data[16:24])
+
+
 def _decode_with_pil(data: bytes, name: str) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as opened:
+        # Image.open has parsed only the header: check the size before load() decodes.
+        _check_pixels(name, *opened.size)
         opened.load()
         # exif_transpose returns a new, upright image (a copy when there is no tag).
         image = ImageOps.exif_transpose(opened)
@@ -239,14 +261,17 @@ def write_png(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> None:
     half-written file; parent folders are created. Raises ``ValueError`` for an unsupported
     array or bit depth.
     """
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
     dest = Path(path)
     if dest.suffix.lower() != ".png":
         raise ValueError(f"{dest}: write_png writes PNG files; the name must end in .png")
-    encoded = _encode_png(np.asarray(array), bit_depth)
+    write_bytes_atomic(dest, encode_png(array, bit_depth=bit_depth))
 
-    write_bytes_atomic(dest, encoded)
+
+def encode_png(array: np.ndarray, *, bit_depth: int = 8) -> bytes:
+    """The bytes of the PNG :func:`write_png` would write (same arrays, same errors)."""
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
+    return _encode_png(np.asarray(array), bit_depth)
 
 
 def _encode_png(array: np.ndarray, bit_depth: int) -> bytes:
@@ -287,9 +312,26 @@ def list_images(folder: PathLike) -> dict[str, Path]:
     """Map stem -> path for the image files directly in ``folder``, sorted by stem.
 
     A file counts when its extension (any case) is in ``IMAGE_EXTENSIONS``; hidden files
-    (names starting with ".", e.g. macOS "._photo.jpg" resource forks) are skipped. Raises
-    ``InputError`` if the folder does not exist or two files share a stem (``a.png`` and
-    ``a.jpg``), since images, trimaps and alphas are matched by stem.
+    (names starting with ".", e.g. macOS "._photo.jpg" resource forks, and alphagan's own
+    temporary files) are skipped. Raises ``InputError`` if the folder does not exist or two
+    files share a stem (``a.png`` and ``a.jpg``), since images, trimaps and alphas are matched
+    by stem; :func:`scan_images` reports those per file instead.
+    """
+    found, shared = scan_images(folder)
+    if shared:
+        raise InputError(shared_stem_problems(shared)[0])
+    return found
+
+
+def scan_images(folder: PathLike) -> tuple[dict[str, Path], dict[str, list[Path]]]:
+    """Like :func:`list_images`, but files sharing a stem are returned apart, not fatal.
+
+    Returns ``(found, shared)``: ``found`` maps stem -> path for every stem held by exactly
+    one file; ``shared`` maps each stem held by several files to those files, so a folder run
+    can report them (:func:`shared_stem_problems`) and go on with the rest. Entries that are
+    not folders (a FIFO or a broken link named ``x.png``) are listed too: reading them fails
+    with a line naming them, instead of being silently ignored. Raises ``InputError`` if
+    ``folder`` is missing, not a folder, or cannot be listed.
     """
     name = str(folder)
     root = Path(folder)
@@ -297,16 +339,27 @@ def list_images(folder: PathLike) -> dict[str, Path]:
         raise InputError(f"{name}: no such folder")
     if not root.is_dir():
         raise InputError(f"{name}: not a folder")
-    found: dict[str, Path] = {}
-    for entry in sorted(root.iterdir()):
+    by_stem: dict[str, list[Path]] = {}
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        raise InputError(f"{name}: cannot list folder ({exc.strerror or exc})") from None
+    for entry in entries:
         if entry.name.startswith(".") or entry.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
-        if not entry.is_file():
+        if entry.is_dir():
             continue
-        if entry.stem in found:
-            raise InputError(
-                f"{name}: two images share the stem {entry.stem!r}: "
-                f"{found[entry.stem].name} and {entry.name}"
-            )
-        found[entry.stem] = entry
-    return dict(sorted(found.items()))
+        by_stem.setdefault(entry.stem, []).append(entry)
+    found = {stem: paths[0] for stem, paths in sorted(by_stem.items()) if len(paths) == 1}
+    shared = {stem: paths for stem, paths in sorted(by_stem.items()) if len(paths) > 1}
+    return found, shared
+
+
+def shared_stem_problems(shared: dict[str, list[Path]]) -> list[str]:
+    """One line per file of :func:`scan_images`'s ``shared``, naming it and its namesakes."""
+    return [
+        f"{path}: shares the stem {stem!r} with {', '.join(p.name for p in paths if p != path)}"
+        f" (files are paired by stem; rename one)"
+        for stem, paths in shared.items()
+        for path in paths
+    ]

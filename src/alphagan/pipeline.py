@@ -1,8 +1,9 @@
 """Matte files and folders with any alpha estimator; shared by ``predict`` and ``baseline``.
 
 Outputs land as ``OUT/<kind>/<stem>.png`` for kind in alpha, foreground, cutout, composite.
-A bad input (unreadable file, size mismatch, trimap without unknown pixels) is reported and
-nothing is written for it; a folder run goes on past it.
+A job writes all of its outputs or none (they are encoded in memory, staged beside their
+destinations and renamed together). Whatever one job raises (a bad input, a full disk, an
+estimator that fails) is reported on one line naming its input, and a folder run goes on.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from alphagan.atomic import write_all_or_none
 from alphagan.errors import InputError
+from alphagan.files import describe_os_error
 from alphagan.foreground import composite_onto, cutout, estimate_foreground
-from alphagan.io import list_images, read_image, write_png
+from alphagan.io import encode_png, read_image, scan_images, shared_stem_problems
 from alphagan.trimap import read_trimap
 
 __all__ = [
@@ -70,14 +73,21 @@ def parse_outputs(text: str) -> tuple[str, ...]:
 def pair_folders(image_dir: Path, trimap_dir: Path) -> tuple[list[MattingJob], list[str]]:
     """Pair images and trimaps by stem.
 
-    Returns (jobs, problems): an image without a trimap, or a trimap without an image, is a
-    one-line problem rather than an exception, so the rest of the folder still runs.
+    Returns (jobs, problems): an image without a trimap, a trimap without an image, or a file
+    whose stem another file in its folder shares (``cat.jpg`` and ``cat.png``: which one is
+    meant is ambiguous) is a one-line problem naming the file rather than an exception, so
+    the rest of the folder still runs.
     """
-    images = list_images(image_dir)
-    trimaps = list_images(trimap_dir)
+    images, shared_images = scan_images(image_dir)
+    trimaps, shared_trimaps = scan_images(trimap_dir)
+    problems = shared_stem_problems(shared_images) + shared_stem_problems(shared_trimaps)
+    # A stem that is ambiguous in either folder is skipped in both (reported above).
+    ambiguous = set(shared_images) | set(shared_trimaps)
+    images = {s: p for s, p in images.items() if s not in ambiguous}
+    trimaps = {s: p for s, p in trimaps.items() if s not in ambiguous}
     jobs = [MattingJob(s, images[s], trimaps[s]) for s in sorted(images) if s in trimaps]
-    problems = [f"{images[s]}: no trimap named {s}.* in {trimap_dir}"
-                for s in sorted(set(images) - set(trimaps))]
+    problems += [f"{images[s]}: no trimap named {s}.* in {trimap_dir}"
+                 for s in sorted(set(images) - set(trimaps))]
     problems += [f"{trimaps[s]}: no image named {s}.* in {image_dir}"
                  for s in sorted(set(trimaps) - set(images))]
     return jobs, problems
@@ -94,8 +104,11 @@ def process_job(
     outputs: Sequence[str],
     background: Background = (1.0, 1.0, 1.0),
 ) -> dict[str, Path]:
-    """Read, validate, matte and write one job. Raises InputError before writing anything
-    if the inputs are unusable. Returns the written paths by kind."""
+    """Read, validate, matte and write one job: all of its outputs or none of them.
+
+    Raises InputError before writing anything if the inputs are unusable, and OSError if an
+    output cannot be written (nothing of this job is left behind then). Returns the written
+    paths by kind."""
     image = read_image(job.image)
     trimap = read_trimap(job.trimap)
     if image.shape[:2] != trimap.shape:
@@ -115,8 +128,8 @@ def process_job(
         if "composite" in outputs:
             results["composite"] = composite_onto(fg, alpha, background)
     paths = _output_paths(out_dir, job.stem, outputs)
-    for kind, path in paths.items():
-        write_png(path, results[kind])
+    encoded = {path: encode_png(results[kind]) for kind, path in paths.items()}
+    write_all_or_none(encoded)
     return paths
 
 
@@ -132,8 +145,9 @@ def run_jobs(
 ) -> RunReport:
     """Process every job, skipping those whose outputs all exist unless ``overwrite``.
 
-    A job that fails with InputError (or an OS error while reading/writing) is recorded in the
-    report and the run continues.
+    A job that fails for any reason (bad input, an OS error while reading or writing, an
+    estimator error, running out of memory) is recorded in the report as one line naming its
+    input, and the run continues. Only KeyboardInterrupt and SystemExit stop it.
     """
     jobs = list(jobs)
     report = RunReport()
@@ -144,12 +158,25 @@ def run_jobs(
             continue
         try:
             process_job(job, estimate, out_dir, outputs, background)
-        except (InputError, OSError) as exc:
-            report.failed.append(_one_line(exc))
+        except Exception as exc:  # noqa: BLE001 - one job's failure must not end the run
+            report.failed.append(failure_line(job, exc))
             continue
         report.written.append(job.stem)
     return report
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def failure_line(job: MattingJob, exc: BaseException) -> str:
+    """One line for a failed job that names its input file (and the output, for OS errors)."""
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        text = f"cannot write{where} ({describe_os_error(exc)})"
+    elif isinstance(exc, MemoryError):
+        text = "not enough memory (try --max-side or --tile)"
+    elif isinstance(exc, (ValueError, InputError)):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split()) or type(exc).__name__
+    if str(job.image) in text or str(job.trimap) in text:
+        return text
+    return f"{job.image}: {text}"
