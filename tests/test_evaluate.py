@@ -125,7 +125,7 @@ def test_missing_and_empty_folders(tmp_path: Path, folders) -> None:
 def test_two_files_with_one_stem(folders) -> None:
     pred_dir, gt_dir, trimap_dir, arrays = folders
     Image.fromarray(arrays["a"][0]).save(pred_dir / "a.bmp")
-    with pytest.raises(InputError, match=r"two images share the stem 'a': a\.bmp and a\.png"):
+    with pytest.raises(InputError, match=r"a\.bmp: shares the stem 'a' with a\.png"):
         evaluate_folders(pred_dir, gt_dir, trimap_dir)
 
 

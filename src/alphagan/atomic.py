@@ -64,8 +64,19 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, dest)
+    except OSError as exc:
+        raise _naming(exc, dest) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _naming(exc: OSError, dest: Path) -> OSError:
+    """``exc`` with ``dest`` as its file name when the system gave none (a full disk while
+    writing), so the message says which output failed."""
+    if exc.filename is not None:
+        return exc
+    named = type(exc)(exc.errno, exc.strerror or str(exc), str(dest))
+    return named
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -99,10 +110,12 @@ def write_all_or_none(files: dict[Path, bytes]) -> None:
         for tmp, dest in staged:
             os.replace(tmp, dest)
             renamed.append(dest)
-    except BaseException:
+    except BaseException as exc:
         for dest in renamed:
             if not existed[dest]:
                 dest.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and staged:
+            raise _naming(exc, staged[-1][1]) from None
         raise
     finally:
         for tmp, _ in staged:

@@ -1,7 +1,8 @@
 """The ``alphagan`` command line: thin argument parsing over library calls.
 
 ``main(argv)`` returns the exit status (0 success, 1 a file or input failed, 2 usage error),
-so tests call it in-process.
+so tests call it in-process. Whatever a command raises ends as one line on stderr that names
+the file concerned, never a traceback (``ALPHAGAN_DEBUG=1`` re-raises unexpected errors).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alphagan.errors import InputError
+from alphagan.errors import InputError, UsageError
 
 __all__ = ["main", "build_parser"]
 
@@ -123,6 +124,78 @@ def _error(message: str) -> int:
     return 1
 
 
+def _os_error_line(exc: OSError) -> str:
+    """``PATH: reason`` for an OSError (both paths for a failed rename)."""
+    from alphagan.files import describe_os_error
+
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    where = " -> ".join(names) if names else "(no file name given by the system)"
+    return f"{where}: {describe_os_error(exc)}"
+
+
+def check_output_dir(path: Path, option: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot be created or written.
+
+    Raises OSError-free ``InputError`` lines: ``path`` is an existing file, or its nearest
+    existing ancestor is a file or not writable. Nothing is created here.
+    """
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"{option} {path}: exists and is not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {path}: folder is not writable")
+        return
+    _check_ancestor(path, option)
+
+
+def check_output_file(path: Path, option: str = "--out", *, suffixes: Sequence[str] = ()) -> None:
+    """Refuse, before any work, an output file name that cannot be written.
+
+    ``suffixes``: the allowed extensions (lower case, with the dot): another one is a
+    :class:`UsageError`. A folder at ``path``, a file among its ancestors or an unwritable
+    folder is an ``InputError``. Nothing is created here.
+    """
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {path}: the file name must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    _check_ancestor(path, option)
+
+
+def _check_ancestor(path: Path, option: str) -> None:
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: cannot write in {parent} (permission denied)")
+
+
+def parse_device(text: str):
+    """A ``torch.device`` this machine has; UsageError for a malformed name or ``meta``,
+    InputError for a device type this machine or this torch build lacks."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise UsageError(f"--device: not a torch device: {text!r}") from None
+    if device.type == "cpu":
+        return device
+    if device.type == "meta":
+        raise UsageError("--device meta holds no data; choose cpu, cuda, ...")
+    backend = getattr(torch, device.type, None)
+    available = getattr(backend, "is_available", None)
+    if available is None or not available():
+        raise InputError(f"--device {text}: no {device.type} device is available on this machine "
+                         f"(or this torch build lacks it)")
+    count = getattr(backend, "device_count", None)
+    if device.index is not None and count is not None and device.index >= count():
+        raise InputError(f"--device {text}: this machine has {count()} {device.type} device(s)")
+    return device
+
+
 def _background(text: str) -> tuple[float, float, float] | np.ndarray:
     from alphagan.foreground import parse_color
     from alphagan.io import read_image
@@ -135,19 +208,29 @@ def _background(text: str) -> tuple[float, float, float] | np.ndarray:
         raise InputError(f"--background {text}: not a file, and {exc}") from None
 
 
-def _run_matting(args: argparse.Namespace, estimate) -> int:
-    from alphagan.pipeline import MattingJob, pair_folders, parse_outputs, run_jobs
+def _check_matting_args(args: argparse.Namespace) -> None:
+    """Usage and output checks shared by predict and baseline, before any model loads."""
+    from alphagan.pipeline import parse_outputs
 
     single = args.image is not None or args.trimap is not None
     folder = args.image_dir is not None or args.trimap_dir is not None
     if single == folder or (single and not (args.image and args.trimap)) or (
         folder and not (args.image_dir and args.trimap_dir)
     ):
-        return _usage("give either --image and --trimap, or --image-dir and --trimap-dir")
+        raise UsageError("give either --image and --trimap, or --image-dir and --trimap-dir")
     try:
-        outputs = parse_outputs(args.outputs)
+        parse_outputs(args.outputs)
     except ValueError as exc:
-        return _usage(f"--outputs: {exc}")
+        raise UsageError(f"--outputs: {exc}") from None
+    check_output_dir(args.out)
+
+
+def _run_matting(args: argparse.Namespace, estimate) -> int:
+    from alphagan.pipeline import MattingJob, pair_folders, parse_outputs, run_jobs
+
+    _check_matting_args(args)
+    single = args.image is not None
+    outputs = parse_outputs(args.outputs)
     background = _background(args.background) if "composite" in outputs else (1.0, 1.0, 1.0)
     problems: list[str] = []
     if single:
@@ -177,17 +260,10 @@ def _usage(message: str) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    import torch
-
     from alphagan.checkpoint import default_checkpoint, load_model
-    from alphagan.inference import predict_alpha, prepare_for_inference, set_threads
+    from alphagan.inference import min_tile, predict_alpha, prepare_for_inference, set_threads
 
-    try:
-        device = torch.device(args.device)
-    except RuntimeError:
-        return _usage(f"--device: not a torch device: {args.device!r}")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        return _error("--device cuda: no CUDA device is available on this machine")
+    device = parse_device(args.device)
     tile: int | str | None = args.tile
     if args.tile == "off":
         tile = None
@@ -199,12 +275,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return _usage("--threads must be >= 1")
     if args.max_side is not None and args.max_side < 8:
         return _usage("--max-side must be >= 8")
+    _check_matting_args(args)
     if args.threads is not None:
         set_threads(args.threads)
     checkpoint = args.checkpoint or default_checkpoint()
     if checkpoint is None:
         return _error("this build ships no trained generator; pass --checkpoint FILE")
-    model = prepare_for_inference(load_model(checkpoint, map_location=device))
+    generator = load_model(checkpoint, map_location=device)
+    if isinstance(tile, int) and tile < min_tile(generator):
+        print(f"alphagan: note: --tile {tile} is below this model's minimum of "
+              f"{min_tile(generator)} pixels (twice its context radius); using "
+              f"{min_tile(generator)}", file=sys.stderr)
+        tile = min_tile(generator)
+    model = prepare_for_inference(generator)
     options = dict(precision=args.precision, region=args.region, tile=tile,
                    max_side=args.max_side, tta=args.tta)
     return _run_matting(args, lambda image, trimap: predict_alpha(model, image, trimap, **options))
@@ -221,6 +304,8 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from alphagan.evaluate import evaluate_folders, format_table
 
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     result = evaluate_folders(args.pred_dir, args.gt_dir, args.trimap_dir)
     print(format_table(result))
     if args.json:
@@ -236,6 +321,7 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
 
     if args.erode < 0 or args.dilate < 0:
         return _usage("--erode and --dilate must be >= 0")
+    check_output_file(args.out, suffixes=(".png",))
     if args.alpha is not None:
         trimap = trimap_from_alpha(read_alpha(args.alpha), erode=args.erode, dilate=args.dilate)
     else:
@@ -249,6 +335,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from alphagan.training.config import load_config
     from alphagan.training.loop import train
 
+    check_output_dir(args.out)
     overrides = list(args.overrides)
     if args.steps is not None:
         overrides.append(f"steps={args.steps}")
@@ -273,6 +360,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from alphagan.checkpoint import default_checkpoint
     from alphagan.demo import run_demo
 
+    check_output_dir(args.out)
     checkpoint = args.checkpoint or (None if args.method else default_checkpoint())
     if checkpoint is not None:
         from alphagan.checkpoint import load_model
@@ -315,18 +403,41 @@ def _run_synth(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    0 success; 1 an input or output problem (a file that cannot be read, decoded or written,
+    a missing device, not enough memory); 2 a usage error. Every failure is one stderr line.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and usage errors
         return int(exc.code or 0)
-    try:
-        return _COMMANDS[args.command](args)
-    except InputError as exc:
-        return _error(str(exc))
-    except KeyboardInterrupt:
-        return _error("interrupted")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _note  # library warnings: one line each, not two
+        try:
+            return _COMMANDS[args.command](args)
+        except UsageError as exc:
+            return _usage(str(exc))
+        except (InputError, ValueError) as exc:
+            return _error(str(exc))
+        except OSError as exc:
+            return _error(_os_error_line(exc))
+        except MemoryError:
+            return _error("not enough memory (for predict: try --max-side or --tile)")
+        except KeyboardInterrupt:
+            return _error("interrupted")
+        except Exception as exc:  # noqa: BLE001 - no traceback for users; see ALPHAGAN_DEBUG
+            if os.environ.get("ALPHAGAN_DEBUG"):
+                raise
+            return _error(f"unexpected {type(exc).__name__}: {exc} (ALPHAGAN_DEBUG=1 shows "
+                          f"the traceback)")
+
+
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"alphagan: note: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

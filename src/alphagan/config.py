@@ -118,11 +118,12 @@ def to_dict(obj: Any) -> Any:
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; InputError naming the file if it is missing or malformed."""
+    from alphagan.files import read_text
+
     path = Path(path)
+    text = read_text(path, what="config file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if data is None:

@@ -62,9 +62,10 @@ def evaluate_folders(
     per_image: dict[str, dict[str, float]] = {}
     for stem in sorted(listings["pred"]):
         paths = {role: listing[stem] for role, listing in listings.items()}
-        # read_grey keeps 8-bit files as uint8, so the metrics see the exact integers
-        pred = read_grey(paths["pred"])
-        gt = read_grey(paths["gt"])
+        # read_grey keeps 8-bit files as uint8, so the metrics see the exact integers; colour
+        # or transparent files (a cut-out given as a prediction) are refused, not misread
+        pred = read_grey(paths["pred"], colour="refuse")
+        gt = read_grey(paths["gt"], colour="refuse")
         trimap = read_trimap(paths["trimap"])
         if not pred.shape == gt.shape == trimap.shape:
             sizes = ", ".join(

@@ -72,15 +72,26 @@ def read_image(path: PathLike) -> np.ndarray:
     return _to_unit_float(rgb)
 
 
-def read_grey(path: PathLike) -> np.ndarray:
+def read_grey(path: PathLike, *, colour: str = "luma") -> np.ndarray:
     """Read an image file as one channel on its own scale: HxW uint8 (8-bit) or uint16 (16-bit).
 
     Palette images are decoded first. For RGB(A) files whose colour channels are all equal
-    (a grey picture saved as RGB) that channel is returned unchanged; otherwise the ITU-R 601
-    luma ``(299 R + 587 G + 114 B) / 1000`` is used, rounded exactly as PIL's ``convert("L")``
-    does. Any alpha channel is ignored. EXIF orientation is applied.
+    (a grey picture saved as RGB) that channel is returned unchanged; otherwise, with
+    ``colour="luma"``, the ITU-R 601 luma ``(299 R + 587 G + 114 B) / 1000`` is used, rounded
+    exactly as PIL's ``convert("L")`` does, and any alpha channel is ignored. EXIF
+    orientation is applied.
+
+    ``colour="refuse"`` is for files that must hold grey levels (alpha mattes, trimaps):
+    ``InputError`` when more than 0.1% of the pixels are coloured (channels more than 32
+    levels apart on the 8-bit scale: a photo, a cut-out or a trimap painted in colour, whose
+    brightness would be misread) or when the file has a transparency channel that is not
+    fully opaque (an RGBA cut-out rather than its alpha). JPEG noise in grey files passes.
     """
-    pixels = _decode(path)
+    if colour not in ("luma", "refuse"):
+        raise ValueError(f"colour must be 'luma' or 'refuse', got {colour!r}")
+    pixels = _decode(path, keep_alpha=colour == "refuse")
+    if colour == "refuse":
+        pixels = _refuse_colour(pixels, str(path))
     if pixels.ndim == 2:
         return pixels
     r, g, b = pixels[:, :, 0], pixels[:, :, 1], pixels[:, :, 2]
@@ -95,6 +106,34 @@ def read_grey(path: PathLike) -> np.ndarray:
     return luma.astype(pixels.dtype)
 
 
+_COLOUR_SPREAD = 32  # 8-bit levels between channels: more is a colour, not JPEG noise
+_MAX_COLOUR_FRACTION = 0.001
+
+
+def _refuse_colour(pixels: np.ndarray, name: str) -> np.ndarray:
+    """``pixels`` without its alpha channel; InputError if colour or transparency is there."""
+    if pixels.ndim == 2:
+        return pixels
+    top = 65535 if pixels.dtype == np.uint16 else 255
+    if pixels.shape[2] in (2, 4):
+        if int(pixels[:, :, -1].min()) < top:
+            raise InputError(
+                f"{name}: has a transparency channel (an RGBA cut-out?); expected a grey "
+                f"image (an alpha matte or trimap file)"
+            )
+        pixels = pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3]
+    if pixels.ndim == 3:
+        scale = 257 if pixels.dtype == np.uint16 else 1
+        spread = pixels.max(axis=2).astype(np.int32) - pixels.min(axis=2).astype(np.int32)
+        coloured = int(np.count_nonzero(spread > _COLOUR_SPREAD * scale))
+        if coloured > _MAX_COLOUR_FRACTION * spread.size:
+            raise InputError(
+                f"{name}: is a colour image ({100.0 * coloured / spread.size:.1f}% of pixels "
+                f"coloured); expected grey levels (an alpha matte or a black/grey/white trimap)"
+            )
+    return np.ascontiguousarray(pixels)
+
+
 def read_alpha(path: PathLike) -> np.ndarray:
     """Read an alpha matte as float32 HxW in [0, 1] (``read_grey`` / 255 or / 65535)."""
     return _to_unit_float(read_grey(path))
@@ -106,8 +145,9 @@ def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
     return pixels.astype(np.float32) / np.float32(scale)
 
 
-def _decode(path: PathLike) -> np.ndarray:
-    """Decode a file to (H, W) grey or (H, W, 3) RGB, uint8 or uint16, oriented, alpha dropped."""
+def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
+    """Decode a file to (H, W) grey or (H, W, 3) RGB, uint8 or uint16, oriented; with
+    ``keep_alpha`` a transparency channel is kept ((H, W, 2) grey + alpha, (H, W, 4) RGBA)."""
     name = str(path)
     # The guarded reader refuses folders, FIFOs, devices and oversized files before reading.
     data = read_bytes(path, MAX_IMAGE_BYTES, what="image file")
@@ -130,6 +170,8 @@ def _decode(path: PathLike) -> np.ndarray:
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)") from exc
     if pixels is None or pixels.size == 0:
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)")
+    if not keep_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+        pixels = np.ascontiguousarray(pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3])
     return pixels
 
 
@@ -165,14 +207,14 @@ def _pil_to_array(image: Image.Image, name: str) -> np.ndarray:
         return np.asarray(image)
     if mode == "1":
         return np.asarray(image.convert("L"))
-    if mode == "LA":
-        return np.asarray(image.getchannel("L"))
-    if mode in ("RGBA", "RGBX"):
+    if mode in ("LA", "RGBA"):  # _decode drops the alpha channel unless asked to keep it
+        return np.asarray(image)
+    if mode == "RGBX":
         return np.ascontiguousarray(np.asarray(image)[:, :, :3])
     if mode in ("P", "PA"):
         # Via RGBA: a palette with a transparent entry must not be converted to RGB directly
-        # (PIL warns); the transparency itself is dropped like any alpha channel.
-        return np.ascontiguousarray(np.asarray(image.convert("RGBA"))[:, :, :3])
+        # (PIL warns); the transparency is an alpha channel like any other.
+        return np.asarray(image.convert("RGBA"))
     if mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16)
     if mode == "I":
@@ -203,10 +245,11 @@ def _decode_16bit_png(data: bytes) -> np.ndarray | None:
         channels = decoded.shape[2]
         if channels == 1:
             decoded = decoded[:, :, 0]
-        elif channels == 2:  # grey + alpha
-            decoded = decoded[:, :, 0]
-        else:  # OpenCV order is BGR(A): reverse the colour channels, drop alpha
-            decoded = decoded[:, :, 2::-1]
+        elif channels == 3:  # OpenCV order is BGR(A): reverse the colour channels
+            decoded = decoded[:, :, ::-1]
+        elif channels == 4:
+            decoded = decoded[:, :, [2, 1, 0, 3]]
+        # channels == 2: grey + alpha, kept as is
     # IMREAD_UNCHANGED ignores EXIF orientation, so apply the PNG eXIf chunk's tag ourselves.
     return np.ascontiguousarray(_apply_orientation(decoded, _png_exif_orientation(data)))
 
