@@ -318,6 +318,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_trimap(args: argparse.Namespace) -> int:
     from alphagan.io import read_alpha, read_grey, write_png
     from alphagan.trimap import trimap_from_alpha, trimap_from_mask, trimap_to_uint8
+    from alphagan.trimap import unknown_mask
 
     if args.erode < 0 or args.dilate < 0:
         return _usage("--erode and --dilate must be >= 0")
@@ -326,6 +327,15 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
         trimap = trimap_from_alpha(read_alpha(args.alpha), erode=args.erode, dilate=args.dilate)
     else:
         trimap = trimap_from_mask(read_grey(args.mask) > 0, erode=args.erode, dilate=args.dilate)
+    source = args.alpha if args.alpha is not None else args.mask
+    unknown = unknown_mask(trimap)
+    if not unknown.any():  # an empty (or full) mask: nothing to matte
+        raise InputError(f"{source}: gives a trimap without unknown pixels (all "
+                         f"{'foreground' if (trimap >= 1).all() else 'background'}: an empty "
+                         f"or full mask?); nothing written")
+    if unknown.all():
+        raise InputError(f"{source}: gives a trimap without known pixels (--erode/--dilate "
+                         f"wider than the object?); nothing written")
     write_png(args.out, trimap_to_uint8(trimap))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
