@@ -35,13 +35,7 @@ from alphagan.training.loop import _prepare_run_dir, _truncate_log
 from alphagan.training.state import load_training_state, save_training_state
 from alphagan.trimap import read_trimap, trimap_from_mask, trimap_to_uint8
 from tests.helpers import TINY_CONFIG
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_model(AlphaGANGenerator(TINY_CONFIG).eval(), path)
-    return path
+from tests.test_cli import checkpoint  # noqa: F401 - the tiny generator file fixture
 
 
 @pytest.fixture(scope="module")
@@ -257,6 +251,7 @@ def test_safetensors_header_length_lies(tmp_path: Path) -> None:
         load_model(bad)
 
 
+@pytest.mark.slow
 def test_save_model_of_a_compiled_model_loads(tmp_path: Path) -> None:
     model = AlphaGANGenerator(TINY_CONFIG).eval()
     compiled = torch.compile(model)  # wrapping only: nothing compiles until it runs
@@ -378,6 +373,7 @@ def test_unavailable_devices(tmp_path, checkpoint, scene, capsys, device, code) 
 # Folder runs: per-job failures, all-or-none outputs, names
 
 
+@pytest.mark.slow
 def test_folder_run_mixes_good_images_with_every_failure_kind(tmp_path, checkpoint, scene,
                                                               capsys) -> None:
     images, trimaps, out = tmp_path / "images", tmp_path / "trimaps", tmp_path / "out"
@@ -615,6 +611,7 @@ def test_fuzz_public_api_refuses_with_one_line(tmp_path: Path) -> None:
             assert str(path) in message and "\n" not in message, (reader, message)
 
 
+@pytest.mark.slow
 def test_fuzz_every_subcommand(tmp_path, checkpoint, scene, capsys) -> None:
     rng = np.random.default_rng(7)
     bad_files = _malformed_files(rng, tmp_path / "bad")
