@@ -232,6 +232,7 @@ def test_init_from_checkpoint_and_generator_file(tmp_path: Path, micro_config: P
         torch.testing.assert_close(after["generator"][key], value, rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_restart_after_a_kill_before_the_first_checkpoint(tmp_path: Path,
                                                           micro_config: Path) -> None:
     """A run killed after logging but before its first checkpoint: the log rows, a torn last
