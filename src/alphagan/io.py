@@ -328,9 +328,17 @@ def _encode_png(array: np.ndarray, bit_depth: int) -> bytes:
     target = np.uint8 if bit_depth == 8 else np.uint16
     top = 255 if bit_depth == 8 else 65535
     if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise ValueError("cannot write an array with NaN or infinite values")
-        pixels = np.rint(np.clip(array.astype(np.float64), 0.0, 1.0) * top).astype(target)
+        pixels = np.empty(array.shape, target)
+        # In blocks of rows: float64 keeps the rounding exact (k/255 -> k), and the blocks keep
+        # a 6000x4000 RGBA cut-out from needing 3 x 768 MB of float64 temporaries at once.
+        step = max(1, (1 << 22) // max(1, array[0].size))
+        for start in range(0, array.shape[0], step):
+            block = array[start : start + step].astype(np.float64)
+            if not np.isfinite(block).all():
+                raise ValueError("cannot write an array with NaN or infinite values")
+            np.clip(block, 0.0, 1.0, out=block)
+            block *= top
+            pixels[start : start + step] = np.rint(block, out=block)
     elif array.dtype == np.uint8:
         pixels = array if bit_depth == 8 else array.astype(np.uint16) * np.uint16(257)
     elif array.dtype == np.uint16:

@@ -120,15 +120,18 @@ def process_job(
         alpha = estimate(image, trimap)
     except ValueError as exc:  # the estimator refuses these inputs (too small, ...)
         raise InputError(f"{job.image}: {exc}") from None
-    results: dict[str, np.ndarray] = {"alpha": alpha}
-    if set(outputs) - {"alpha"}:
-        fg = estimate_foreground(image, alpha)
-        results["foreground"] = fg
-        results["cutout"] = cutout(fg, alpha)
-        if "composite" in outputs:
-            results["composite"] = composite_onto(fg, alpha, background)
+    del trimap
+    fg = estimate_foreground(image, alpha) if set(outputs) - {"alpha"} else None
+    del image  # the largest arrays go as soon as they are used (peak memory of big photos)
+    make: dict[str, Callable[[], np.ndarray]] = {
+        "alpha": lambda: alpha,
+        "foreground": lambda: fg,
+        "cutout": lambda: cutout(fg, alpha),
+        "composite": lambda: composite_onto(fg, alpha, background),
+    }
     paths = _output_paths(out_dir, job.stem, outputs)
-    encoded = {path: encode_png(results[kind]) for kind, path in paths.items()}
+    # One output array at a time, encoded to PNG bytes in memory; then all files together.
+    encoded = {path: encode_png(make[kind]()) for kind, path in paths.items()}
     write_all_or_none(encoded)
     return paths
 
