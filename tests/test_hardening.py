@@ -623,6 +623,14 @@ def test_fuzz_every_subcommand(tmp_path, checkpoint, scene, capsys) -> None:
     bad_configs[0].write_text("model: [unclosed\n")
     bad_configs[1].write_text("- a list\n- not a mapping\n")
     bad_configs[2].write_bytes(b"\xff\xfe\x00bad utf8")
+    # "billion laughs": 10 levels of 10 aliases, 10**10 items if anything expanded them
+    laughs = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    laughs += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    bad_configs.append(tmp_path / "laughs.yaml")
+    bad_configs[3].write_text("\n".join(laughs) + "\nsteps: *a9\n")
+    bad_configs.append(tmp_path / "laughs2.yaml")
+    bad_configs[4].write_text("x: &x [" + ", ".join(["1"] * 10) + "]\nsteps: [*x, *x]\n"
+                              "data: {crop_choices: [*x, *x]}\n")
     picked = [bad_files[i] for i in rng.choice(len(bad_files), size=6, replace=False)]
     picked += [p for p in bad_files if p.name in ("fifo.png", "devzero.png")]
     commands = []
