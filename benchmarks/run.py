@@ -137,7 +137,8 @@ def child_model(model: str, height: int, width: int, precision: str, repeats: in
     image, trimap = _frame(height, width)
 
     def run() -> None:
-        predict_alpha(net, image, trimap, precision=precision, region="full", tile="auto")
+        predict_alpha(net, image, trimap, precision=precision, region="full", tile="auto",
+                      tta="none")
 
     with FlopCounterMode(display=False) as counter:  # the warm-up run
         run()
@@ -213,9 +214,9 @@ def child_highres(trimap_set: str = "Trimap1") -> dict:
     model = _load_generator("shipped")
     window = unknown_window(unknown_mask(trimap), context_radius(model.config))
     net = prepare_for_inference(model)
-    runs = {"full, one piece": dict(region="full", tile=None),
-            "full, 1024 tiles": dict(region="full", tile=1024),
-            "unknown region": dict(region="unknown", tile="auto")}
+    runs = {"full, one piece": dict(region="full", tile=None, tta="none"),
+            "full, 1024 tiles": dict(region="full", tile=1024, tta="none"),
+            "unknown region": dict(region="unknown", tile="auto", tta="none")}
     out: dict[str, Any] = {"size": f"{trimap.shape[1]}x{trimap.shape[0]}",
                            "network_area_fraction": window.shape[0] * window.shape[1]
                            / trimap.size}
@@ -250,8 +251,9 @@ def child_region(height: int = 1080, width: int = 1920, box: int = 320) -> dict:
     model = _load_generator("shipped")
     window = unknown_window(unknown_mask(trimap), context_radius(model.config))
     net = prepare_for_inference(model)
-    runs = {"full": dict(region="full"), "unknown": dict(region="unknown"),
-            "unknown, pooling=region": dict(region="unknown", pooling="region")}
+    plain = dict(tile=None, tta="none")  # one pass, no tiles: the region effect alone
+    runs = {"full": dict(region="full", **plain), "unknown": dict(region="unknown", **plain),
+            "unknown, pooling=region": dict(region="unknown", pooling="region", **plain)}
     alphas, out = {}, {}
     for name, options in runs.items():
         predict_alpha(net, image, trimap, **options)  # warm-up at this shape

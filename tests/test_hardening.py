@@ -27,7 +27,8 @@ from alphagan.errors import InputError
 from alphagan.examples import make_example
 from alphagan.files import read_bytes
 from alphagan.foreground import estimate_foreground
-from alphagan.inference import downscale_trimap, min_tile, predict_alpha
+from alphagan.inference import min_tile, predict_alpha
+from alphagan.scaling import downscale_trimap
 from alphagan.io import read_grey, read_image, write_png
 from alphagan.models import AlphaGANGenerator
 from alphagan.pipeline import MattingJob, pair_folders, process_job, run_jobs
@@ -486,7 +487,7 @@ def test_max_side_keeps_thin_unknown_bands() -> None:
     image = np.random.default_rng(0).random((64, 64, 3), dtype=np.float32)
     small = downscale_trimap(trimap, (16, 16))
     assert (small[:, 8] == 0.5).all()  # the band's small pixels stay unknown
-    alpha = predict_alpha(Constant(), image, trimap, max_side=16)
+    alpha = predict_alpha(Constant(), image, trimap, max_side=16, region="full", tta="none")
     band = alpha[:, 32]
     assert (band > 0.25).all() and (band < 0.75).all()  # the network's 0.5, not 0
     assert (alpha[trimap == 0] == 0).all() and (alpha[trimap == 1] == 1).all()
@@ -498,7 +499,8 @@ def test_max_side_clamps_before_upsampling() -> None:
     trimap = np.zeros((64, 64), np.float32)
     trimap[:, 24:40] = 0.5
     trimap[:, 40:] = 1.0
-    alpha = predict_alpha(Constant(), np.zeros((64, 64, 3), np.float32), trimap, max_side=16)
+    alpha = predict_alpha(Constant(), np.zeros((64, 64, 3), np.float32), trimap, max_side=16,
+                          region="full", tta="none")
     assert alpha[:, 24].max() < 0.5 < alpha[:, 39].min()
 
 

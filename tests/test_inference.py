@@ -18,6 +18,10 @@ from alphagan.inference import predict_alpha
 from alphagan.models import AlphaGANGenerator
 from tests.helpers import TINY_CONFIG
 
+# One plain pass over the whole image (the defaults crop to the unknown region and add a
+# mirrored pass, which a stand-in model without a context radius cannot do).
+PLAIN = dict(region="full", tta="none", tile=None)
+
 
 class ConstantModel(torch.nn.Module):
     """Predicts 0.3 everywhere; records what it was given."""
@@ -35,7 +39,7 @@ class ConstantModel(torch.nn.Module):
 def test_known_regions_are_clamped_exactly_and_unknown_kept() -> None:
     model = ConstantModel().train()
     trimap = np.array([[0, 0.5, 1], [1, 0.5, 0]], np.float32)
-    alpha = predict_alpha(model, np.random.rand(2, 3, 3).astype(np.float32), trimap)
+    alpha = predict_alpha(model, np.random.rand(2, 3, 3).astype(np.float32), trimap, **PLAIN)
     assert alpha.dtype == np.float32
     assert alpha.tolist() == [[0.0, pytest.approx(0.3), 1.0], [1.0, pytest.approx(0.3), 0.0]]
     assert model.seen == [((1, 3, 2, 3), False)]  # ran in eval mode, no resizing
@@ -45,11 +49,11 @@ def test_known_regions_are_clamped_exactly_and_unknown_kept() -> None:
 def test_accepts_uint8_images_and_checks_sizes() -> None:
     model = ConstantModel()
     img8 = np.full((4, 5, 3), 255, np.uint8)
-    assert predict_alpha(model, img8, np.full((4, 5), 0.5, np.float32)).shape == (4, 5)
+    assert predict_alpha(model, img8, np.full((4, 5), 0.5, np.float32), **PLAIN).shape == (4, 5)
     with pytest.raises(ValueError, match="5x4 but trimap is 6x4"):
-        predict_alpha(model, img8, np.full((4, 6), 0.5, np.float32))
-    with pytest.raises(ValueError):
-        predict_alpha(model, np.zeros((4, 5)), np.zeros((4, 5)))
+        predict_alpha(model, img8, np.full((4, 6), 0.5, np.float32), **PLAIN)
+    with pytest.raises(ValueError, match=r"shape \(4, 5, 2\)"):
+        predict_alpha(model, np.zeros((4, 5, 2)), np.zeros((4, 5)), **PLAIN)
 
 
 def test_real_generator_any_size_no_grad_state() -> None:

@@ -37,6 +37,13 @@ ODD_CONFIG = GeneratorConfig(
 )
 
 
+def plain_predict(model, image, trimap, **options):
+    """predict_alpha with one plain pass over the whole image unless the test says otherwise
+    (the package defaults crop to the unknown region and add a mirrored pass)."""
+    return predict_alpha(model, image, trimap, **{"region": "full", "tta": "none", "tile": None,
+                                                  **options})
+
+
 def randomize_batchnorm(model: nn.Module, seed: int = 0) -> nn.Module:
     """Non-trivial running statistics and affine terms, so folding has something to fold."""
     gen = torch.Generator().manual_seed(seed)
@@ -117,10 +124,10 @@ def test_prepare_for_inference_copies_and_matches(tiny) -> None:
     fast = prepare_for_inference(tiny)
     assert fast is not tiny and any(isinstance(m, nn.BatchNorm2d) for m in tiny.modules())
     assert fast.encoder.conv1.weight.is_contiguous(memory_format=torch.channels_last)
-    reference = predict_alpha(tiny, image, trimap)
+    reference = plain_predict(tiny, image, trimap)
     # Float32 rounding only (folded weights, channels-last kernels), but a max-pool window
     # whose ReLU outputs tie can flip its argmax (the unpooling index): measured up to 2.3e-5.
-    assert np.abs(predict_alpha(fast, image, trimap) - reference).max() < 1e-4
+    assert np.abs(plain_predict(fast, image, trimap) - reference).max() < 1e-4
 
 
 def test_set_threads() -> None:
@@ -139,8 +146,8 @@ def test_set_threads() -> None:
 
 def test_bf16_close_to_fp32(tiny) -> None:
     image, trimap = scene_with_box(96, 120, (20, 80, 30, 100))
-    fp32 = predict_alpha(tiny, image, trimap)
-    bf16 = predict_alpha(prepare_for_inference(tiny), image, trimap, precision="bf16")
+    fp32 = plain_predict(tiny, image, trimap)
+    bf16 = plain_predict(prepare_for_inference(tiny), image, trimap, precision="bf16")
     assert bf16.dtype == np.float32
     unknown = trimap == 0.5
     # bfloat16 keeps 8 mantissa bits (relative error ~0.4%); measured mean 8e-4 here.
@@ -205,37 +212,37 @@ def test_unknown_window_is_aligned_and_keeps_the_last_rows_paddable() -> None:
 )
 def test_region_unknown_equals_full_run(tiny, size, box) -> None:
     image, trimap = scene_with_box(*size, box)
-    full = predict_alpha(tiny, image, trimap)
+    full = plain_predict(tiny, image, trimap)
     unknown = trimap == 0.5
     # The defaults, exact context (margin = context radius) and the whole image's pooled
     # mean: the crop computes the same numbers as the full run; only float32 rounding
     # differs (measured <= 1.2e-7: oneDNN blocks differently-sized convolutions differently).
-    exact = predict_alpha(tiny, image, trimap, region="unknown")
+    exact = plain_predict(tiny, image, trimap, region="unknown")
     assert np.abs(exact - full).max() < 1e-5
     # pooling="region": the pooling branch averages over the crop instead (the only
     # difference), a small change, then known pixels are still exact.
-    cropped = predict_alpha(tiny, image, trimap, region="unknown", pooling="region")
+    cropped = plain_predict(tiny, image, trimap, region="unknown", pooling="region")
     assert np.abs(cropped - full)[unknown].mean() < 1 / 255
     assert np.array_equal(cropped[~unknown], full[~unknown])
     # The margin matters: without context the crop is visibly different.
-    no_context = predict_alpha(tiny, image, trimap, region="unknown", margin=0, pooling="image")
+    no_context = plain_predict(tiny, image, trimap, region="unknown", margin=0, pooling="image")
     assert np.abs(no_context - full).max() > 1e-3
 
 
 def test_region_unknown_runs_only_the_window_and_skips_all_known() -> None:
     model = Recorder()
     image, trimap = scene_with_box(300, 320, (100, 140, 120, 170))
-    alpha = predict_alpha(model, image, trimap, region="unknown", margin=16)
+    alpha = plain_predict(model, image, trimap, region="unknown", margin=16)
     # unknown rows 100..139, columns 120..169; +-16 and aligned to 8: rows 80..159, 104..191
     assert model.sizes == [(80, 88)]
     unknown = trimap == 0.5
     assert np.allclose(alpha[unknown], image[..., 0][unknown])
     model.sizes.clear()
     known = np.where(trimap == 0.5, 1.0, trimap).astype(np.float32)
-    assert np.array_equal(predict_alpha(model, image, known, region="unknown", margin=16), known)
+    assert np.array_equal(plain_predict(model, image, known, region="unknown", margin=16), known)
     assert model.sizes == []
     with pytest.raises(ValueError, match="margin"):
-        predict_alpha(model, image, trimap, region="unknown")
+        plain_predict(model, image, trimap, region="unknown")
 
 
 # --- tiles -----------------------------------------------------------------------------
@@ -263,7 +270,7 @@ def test_feather_ramps_are_complementary() -> None:
 def test_tiles_bound_the_input_size() -> None:
     model = Recorder()
     image, trimap = scene_with_box(600, 700, (0, 600, 0, 700))
-    alpha = predict_alpha(model, image, trimap, tile=256, overlap=64)
+    alpha = plain_predict(model, image, trimap, tile=256, overlap=64)
     assert max(max(s) for s in model.sizes) <= 256 + ALIGN - 1 and len(model.sizes) == 12
     inner = trimap == 0.5  # the recorder is pointwise, so blending must give it back exactly
     assert np.allclose(alpha[inner], image[..., 0][inner], atol=1e-6)
@@ -271,14 +278,14 @@ def test_tiles_bound_the_input_size() -> None:
 
 def test_tiled_matches_untiled(tiny) -> None:
     scene = make_example(400, 520, seed=1)
-    full = predict_alpha(tiny, scene.image, scene.trimap)
-    tiled = predict_alpha(tiny, scene.image, scene.trimap, tile=272, overlap=64)  # 2 x 3
+    full = plain_predict(tiny, scene.image, scene.trimap)
+    tiled = plain_predict(tiny, scene.image, scene.trimap, tile=272, overlap=64)  # 2 x 3
     unknown = scene.trimap == 0.5
     assert np.abs(tiled - full).mean() < 1 / 255
     assert np.abs(tiled - full)[unknown].mean() < 1 / 255
     assert np.array_equal(tiled[~unknown], full[~unknown])
     # Tiles inside an unknown-region crop, with the pooled mean taken over the whole image.
-    both = predict_alpha(tiny, scene.image, scene.trimap, region="unknown", pooling="image",
+    both = plain_predict(tiny, scene.image, scene.trimap, region="unknown", pooling="image",
                          tile=272, overlap=64)
     assert np.abs(both - full)[unknown].mean() < 1 / 255
 
@@ -310,12 +317,12 @@ def test_pooled_mean_from_tiles_matches_the_whole_image(tiny) -> None:
 def test_max_side_downscales_and_keeps_known_exact() -> None:
     model = Recorder()
     image, trimap = scene_with_box(150, 400, (30, 120, 100, 300))
-    alpha = predict_alpha(model, image, trimap, max_side=200)
+    alpha = plain_predict(model, image, trimap, max_side=200)
     assert model.sizes == [(75, 200)]
     assert alpha.shape == (150, 400) and alpha.dtype == np.float32
     assert (alpha[trimap == 0] == 0).all() and (alpha[trimap == 1] == 1).all()
     model.sizes.clear()
-    predict_alpha(model, image, trimap, max_side=400)  # already small enough: no resize
+    plain_predict(model, image, trimap, max_side=400)  # already small enough: no resize
     assert model.sizes == [(150, 400)]
 
 
@@ -378,15 +385,15 @@ def test_cli_predict_rejects_bad_fast_flags(tmp_path, checkpoint, flags) -> None
 def test_flip_tta_is_the_mean_of_both_passes_and_mirror_equivariant(
         tiny: AlphaGANGenerator) -> None:
     image, trimap = scene_with_box(72, 88, (8, 60, 10, 70), seed=3)
-    plain = predict_alpha(tiny, image, trimap)
-    mirror = predict_alpha(tiny, image[:, ::-1].copy(), trimap[:, ::-1].copy())[:, ::-1]
+    plain = plain_predict(tiny, image, trimap)
+    mirror = plain_predict(tiny, image[:, ::-1].copy(), trimap[:, ::-1].copy())[:, ::-1]
     assert np.abs(plain - mirror).max() > 1e-4  # the model itself is not symmetric
-    flip = predict_alpha(tiny, image, trimap, tta="flip")
+    flip = plain_predict(tiny, image, trimap, tta="flip")
     np.testing.assert_allclose(flip, 0.5 * (plain + mirror), atol=1e-6)
     # averaging over {id, mirror} makes the prediction commute with mirroring
-    flip_of_mirror = predict_alpha(tiny, image[:, ::-1].copy(), trimap[:, ::-1].copy(),
+    flip_of_mirror = plain_predict(tiny, image[:, ::-1].copy(), trimap[:, ::-1].copy(),
                                    tta="flip")
     np.testing.assert_allclose(flip_of_mirror[:, ::-1], flip, atol=1e-6)
     assert set(np.unique(flip[trimap != 0.5])) <= {0.0, 1.0}  # known pixels stay exact
     with pytest.raises(ValueError, match="tta"):
-        predict_alpha(tiny, image, trimap, tta="rotate")
+        plain_predict(tiny, image, trimap, tta="rotate")

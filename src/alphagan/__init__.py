@@ -1,8 +1,13 @@
 """alphagan: natural image matting with AlphaGAN (Lutz, Amplianitis, Smolic, BMVC 2018).
 
-Conventions: image float32 HxWx3 RGB in [0,1]; trimap HxW in {0, 0.5, 1}; alpha float32 HxW
-in [0,1]. Submodules are imported on first use, so ``import alphagan`` stays light (no torch,
-no pymatting/numba until needed).
+One call: ``alphagan.matte(image, trimap)`` (or ``mask=``) -> alpha, float32 HxW in [0,1],
+with the shipped model (``alphagan.load_model()``) and the command line's defaults.
+
+Conventions inside: image float32 HxWx3 RGB in [0,1]; trimap HxW in {0, 0.5, 1}; alpha
+float32 HxW in [0,1]. Public functions accept what users hold (paths, PIL images, uint8 /
+uint16 / float arrays, RGBA, 0/128/255 trimaps) through :mod:`alphagan.convert`. Submodules
+are imported on first use, so ``import alphagan`` stays light (no torch, no pymatting/numba
+until needed).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ __version__ = "0.1.0"
 # public name -> submodule that defines it
 _EXPORTS = {
     "InputError": "alphagan.errors",
+    "matte": "alphagan.matting",
     "AlphaGANGenerator": "alphagan.models",
     "GeneratorConfig": "alphagan.models",
     "PatchDiscriminator": "alphagan.models",
@@ -28,10 +34,17 @@ _EXPORTS = {
     "estimate_alpha_baseline": "alphagan.baselines",
     "read_image": "alphagan.io",
     "read_alpha": "alphagan.io",
+    "read_mask": "alphagan.io",
     "write_png": "alphagan.io",
     "read_trimap": "alphagan.trimap",
     "trimap_from_alpha": "alphagan.trimap",
     "trimap_from_mask": "alphagan.trimap",
+    "trimap_from_soft_mask": "alphagan.trimap",
+    "to_image": "alphagan.convert",
+    "to_alpha": "alphagan.convert",
+    "to_mask": "alphagan.convert",
+    "to_trimap": "alphagan.convert",
+    "to_color": "alphagan.convert",
     "sad": "alphagan.metrics",
     "mse": "alphagan.metrics",
     "gradient_error": "alphagan.metrics",
@@ -57,8 +70,11 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from alphagan.errors import InputError
     from alphagan.foreground import composite_onto, cutout, estimate_foreground
     from alphagan.inference import predict_alpha
-    from alphagan.io import read_alpha, read_image, write_png
+    from alphagan.convert import to_alpha, to_color, to_image, to_mask, to_trimap
+    from alphagan.io import read_alpha, read_image, read_mask, write_png
+    from alphagan.matting import matte
     from alphagan.metrics import connectivity_error, gradient_error, mse, sad
     from alphagan.models import AlphaGANGenerator, GeneratorConfig, PatchDiscriminator
     from alphagan.models import load_backbone_weights
     from alphagan.trimap import read_trimap, trimap_from_alpha, trimap_from_mask
+    from alphagan.trimap import trimap_from_soft_mask

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from alphagan.convert import ImageLike, to_image, to_trimap
+from alphagan.errors import InputError
+from alphagan.memory import check_baseline_memory
+from alphagan.scaling import at_max_side
 from alphagan.trimap import clamp_to_trimap
 
 __all__ = ["BASELINE_METHODS", "estimate_alpha_baseline"]
@@ -20,18 +24,41 @@ BASELINE_METHODS = {
 _LKM_RADIUS = 10  # pymatting's default kernel radius for large-kernel matting
 
 
-def estimate_alpha_baseline(method: str, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """Alpha from a classical method: image HxWx3 and trimap HxW {0,0.5,1} -> HxW in [0,1].
+def estimate_alpha_baseline(
+    method: str, image: ImageLike, trimap: ImageLike, *, max_side: int | None = None
+) -> np.ndarray:
+    """Alpha from a classical method -> float32 HxW in [0, 1].
 
-    Known regions come back exactly 0/1 (as for the network), so the two compare fairly.
+    ``image`` and ``trimap`` in any form :mod:`alphagan.convert` reads (paths, PIL images,
+    uint8/uint16/float arrays; trimaps 0/128/255 or {0, 0.5, 1}). ``max_side``: solve at a
+    size whose longer side is that many pixels and upsample the alpha (these solvers need
+    memory in proportion to the pixels). Known regions come back exactly 0/1 (as for the
+    network), so the two compare fairly. Raises ``ValueError`` for inputs that cannot be read
+    unambiguously, an unknown method, and an image the solver cannot hold in this machine's
+    memory (the message suggests a ``max_side``).
     """
     if method not in BASELINE_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(BASELINE_METHODS)}")
-    if method == "lkm" and min(trimap.shape) < 4 * _LKM_RADIUS + 1:
-        # pymatting's nested box filters would fail with a bare AssertionError deep inside
-        raise ValueError(f"lkm needs an image of at least {4 * _LKM_RADIUS + 1} pixels a side")
-    import pymatting  # slow to import (numba); only when a baseline actually runs
+    image = to_image(image)
+    trimap = to_trimap(trimap, require_unknown=False)
+    if image.shape[:2] != trimap.shape:
+        raise InputError(
+            f"image is {image.shape[1]}x{image.shape[0]} but trimap is "
+            f"{trimap.shape[1]}x{trimap.shape[0]} (width x height)"
+        )
+    if max_side is not None and max_side < 8:
+        raise ValueError(f"max_side must be >= 8, got {max_side}")
 
-    fn = getattr(pymatting, BASELINE_METHODS[method])
-    alpha = fn(image.astype(np.float64), trimap.astype(np.float64))
-    return clamp_to_trimap(alpha, trimap)
+    def solve(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        if method == "lkm" and min(trimap.shape) < 4 * _LKM_RADIUS + 1:
+            # pymatting's nested box filters would fail with a bare AssertionError deep inside
+            raise ValueError(
+                f"lkm needs an image of at least {4 * _LKM_RADIUS + 1} pixels a side"
+            )
+        check_baseline_memory(method, trimap.shape)
+        import pymatting  # slow to import (numba); only when a baseline actually runs
+
+        fn = getattr(pymatting, BASELINE_METHODS[method])
+        return fn(image.astype(np.float64), trimap.astype(np.float64))
+
+    return clamp_to_trimap(at_max_side(solve, image, trimap, max_side), trimap)

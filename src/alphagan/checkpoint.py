@@ -1,7 +1,8 @@
 """Save and load generators as safetensors files that rebuild themselves.
 
 The file's metadata holds the architecture config, the input preprocessing and the trimap
-encoding, so ``load_model(path)`` needs nothing else. Writes are atomic.
+encoding, so ``load_model(path)`` needs nothing else; ``load_model()`` gives the model
+shipped inside the package. Writes are atomic.
 
 Loading never runs code from the file and allocates nothing a malformed file asks for:
 safetensors holds only a JSON header and raw tensor bytes; the header is parsed and checked
@@ -25,6 +26,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
 from alphagan.atomic import atomic_path
+from alphagan.defaults import MODEL_NAME
 from alphagan.errors import InputError
 from alphagan.files import MAX_MODEL_BYTES, open_regular, read_bytes
 from alphagan.models.generator import AlphaGANGenerator, GeneratorConfig
@@ -33,7 +35,9 @@ __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
     "DEFAULT_WEIGHTS",
+    "SHIPPED_MODELS",
     "default_checkpoint",
+    "resolve_model",
     "save_model",
     "load_model",
     "read_metadata",
@@ -222,16 +226,22 @@ def _build_checked(path: Path, config: GeneratorConfig,
 
 
 def load_model(
-    path: str | Path, map_location: str | torch.device = "cpu", *, verify: bool = True
+    name_or_path: str | Path | None = None,
+    map_location: str | torch.device = "cpu",
+    *,
+    verify: bool = True,
 ) -> AlphaGANGenerator:
-    """Rebuild a generator from a file written by :func:`save_model`, in eval mode.
+    """Load a generator, in eval mode on ``map_location``.
 
-    ``map_location`` is the device to put it on. ``verify`` checks the stored digest.
-    Raises InputError for a file that is missing, not a regular file, not safetensors, not
-    ours, malformed (header, tensor names, shapes or byte ranges) or corrupted; nothing is
-    allocated for the network until its stored architecture matches the stored tensors.
+    ``name_or_path``: None or a shipped model's name (``"alphagan-light"``, see
+    :data:`SHIPPED_MODELS`) for the model inside the package; otherwise a ``.safetensors``
+    file written by :func:`save_model`. ``verify`` checks the stored digest. Raises
+    ``InputError`` (a ``ValueError``) for an unknown name, or a file that is missing, not a
+    regular file, not safetensors, not ours, malformed (header, tensor names, shapes or byte
+    ranges) or corrupted; nothing is allocated for the network until its stored
+    architecture matches the stored tensors.
     """
-    path = Path(path)
+    path = resolve_model(name_or_path)
     metadata, specs = _read_header(path)
     _check_format(path, metadata)
     config = _stored_config(path, metadata)
@@ -254,6 +264,31 @@ def load_model(
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "alphagan_default.safetensors"
 
 
+# Shipped model name -> its file inside the package (MODEL_CARD.md describes it).
+SHIPPED_MODELS = {MODEL_NAME: DEFAULT_WEIGHTS}
+
+
 def default_checkpoint() -> Path | None:
     """The generator shipped inside the package, or None if this build has none."""
     return DEFAULT_WEIGHTS if DEFAULT_WEIGHTS.is_file() else None
+
+
+def resolve_model(name_or_path: str | Path | None) -> Path:
+    """None or a shipped model's name -> its file; anything else is taken as a path.
+
+    Raises ``InputError`` when the shipped model is asked for but this build has none.
+    """
+    if name_or_path is None:
+        name_or_path = MODEL_NAME
+    if isinstance(name_or_path, str) and name_or_path in SHIPPED_MODELS:
+        path = SHIPPED_MODELS[name_or_path]
+        if not path.is_file():
+            raise InputError(f"{name_or_path}: this build ships no weights ({path} is missing)")
+        return path
+    path = Path(name_or_path)
+    if not path.exists() and path.suffix != ".safetensors" and isinstance(name_or_path, str):
+        raise InputError(
+            f"{name_or_path}: neither a shipped model ({', '.join(SHIPPED_MODELS)}) nor a "
+            ".safetensors file"
+        )
+    return path

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alphagan import defaults
 from alphagan.errors import InputError, UsageError
 
 __all__ = ["main", "build_parser"]
@@ -30,12 +31,12 @@ def _add_matting_io(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<kind>/<stem>.png")
     p.add_argument(
         "--outputs",
-        default="alpha,foreground,cutout,composite",
+        default=defaults.OUTPUTS,
         help="comma-separated kinds to write (default: %(default)s)",
     )
     p.add_argument(
         "--background",
-        default="white",
+        default=defaults.BACKGROUND,
         help="composite background: a colour (name, #rrggbb, r,g,b) or an image file",
     )
     p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
@@ -54,19 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: the model shipped with the package")
     p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
     fast = p.add_argument_group("speed and memory")
-    fast.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+    fast.add_argument("--precision", choices=["fp32", "bf16"], default=defaults.PRECISION,
                       help="bf16: bfloat16 autocast, fast on CPUs with AVX512-BF16/AMX and "
                            "recent GPUs (default: %(default)s)")
     fast.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV")
-    fast.add_argument("--region", choices=["full", "unknown"], default="unknown",
+    fast.add_argument("--region", choices=["full", "unknown"], default=defaults.REGION,
                       help="unknown: run the network only around the trimap's unknown pixels "
                            "(default: %(default)s)")
-    fast.add_argument("--tile", default="auto", metavar="N|auto|off",
+    fast.add_argument("--tile", default=defaults.TILE, metavar="N|auto|off",
                       help="run in overlapping NxN tiles to bound memory; auto: 1024 tiles for "
                            "regions above 4 megapixels (default: %(default)s)")
     fast.add_argument("--max-side", type=int, metavar="N",
                       help="predict at a size whose longer side is N and upsample the alpha")
-    fast.add_argument("--tta", choices=["none", "flip"], default="flip",
+    fast.add_argument("--tta", choices=["none", "flip"], default=defaults.TTA,
                       help="flip: average the predictions for the image and its mirror "
                            "(lower errors, twice the time); none: one pass "
                            "(default: %(default)s)")
@@ -197,14 +198,13 @@ def parse_device(text: str):
 
 
 def _background(text: str) -> tuple[float, float, float] | np.ndarray:
-    from alphagan.foreground import parse_color
-    from alphagan.io import read_image
+    from alphagan.convert import to_background
 
-    if Path(text).is_file():
-        return read_image(text)
     try:
-        return parse_color(text)
-    except ValueError as exc:
+        return to_background(text, name="--background")
+    except InputError as exc:
+        if Path(text).is_file():
+            raise
         raise InputError(f"--background {text}: not a file, and {exc}") from None
 
 
@@ -377,7 +377,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         from alphagan.inference import predict_alpha
 
         model = load_model(checkpoint)
-        run_demo(args.out, lambda i, t: predict_alpha(model, i, t, region="unknown", tta="flip"),
+        run_demo(args.out, lambda i, t: predict_alpha(model, i, t),
                  f"AlphaGAN ({checkpoint.name})")
         return 0
     method = args.method or "cf"

@@ -1,13 +1,15 @@
 """Run a generator on NumPy images: ``predict_alpha(model, image, trimap) -> alpha``.
 
-Options for speed and memory (all off by default, so ``predict_alpha(model, image, trimap)``
-runs the network once on the whole image in float32):
+Options for speed and memory; their defaults are :mod:`alphagan.defaults` (the CLI's):
 
-- ``region="unknown"``: run only on the bounding box of the unknown pixels plus a margin of
-  :func:`alphagan.tiling.context_radius` pixels (known pixels need no network);
-- ``tile=N``: overlapping N-pixel tiles with feathered blending, so memory stays bounded;
+- ``region="unknown"`` (default): run only on the bounding box of the unknown pixels plus a
+  margin of :func:`alphagan.tiling.context_radius` pixels (known pixels need no network);
+  ``"full"``: the whole image;
+- ``tile=N``: overlapping N-pixel tiles with feathered blending, so memory stays bounded
+  (default ``"auto"``: tiles only for regions above 4 megapixels);
 - ``max_side=N``: predict at a reduced size and upsample the alpha;
-- ``precision="bf16"``: bfloat16 autocast.
+- ``precision="bf16"``: bfloat16 autocast;
+- ``tta="flip"`` (default): average with the mirror image's prediction; ``"none"``: one pass.
 
 :func:`prepare_for_inference` (BatchNorm folding, channels-last) and :func:`set_threads` make
 the CPU path faster without changing results beyond float32 rounding.
@@ -24,8 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from alphagan import defaults
+from alphagan.convert import ImageLike, to_image, to_trimap
 from alphagan.models.fuse import fold_batchnorm
 from alphagan.models.generator import AlphaGANGenerator
+from alphagan.scaling import at_max_side
 from alphagan.tiling import (
     ALIGN,
     Runner,
@@ -39,7 +44,7 @@ from alphagan.tiling import (
     tile_spans,
     unknown_window,
 )
-from alphagan.trimap import UNKNOWN, clamp_to_trimap, unknown_mask
+from alphagan.trimap import clamp_to_trimap, unknown_mask
 
 __all__ = [
     "Precision",
@@ -51,8 +56,6 @@ __all__ = [
     "set_threads",
     "default_overlap",
     "min_tile",
-    "downscale_trimap",
-    "as_float_image",
     "check_pair",
 ]
 
@@ -60,22 +63,6 @@ Precision = Literal["fp32", "bf16"]
 Region = Literal["full", "unknown"]
 Pooling = Literal["region", "image"]
 Augment = Literal["none", "flip"]
-
-
-def as_float_image(array: np.ndarray, *, channels: int | None) -> np.ndarray:
-    """uint8/uint16/float array -> float32 in [0,1]; ``channels`` None means 2-D (HxW)."""
-    array = np.asarray(array)
-    if channels is None and array.ndim != 2:
-        raise ValueError(f"expected an HxW array, got shape {array.shape}")
-    if channels is not None and (array.ndim != 3 or array.shape[2] != channels):
-        raise ValueError(f"expected an HxWx{channels} array, got shape {array.shape}")
-    if array.dtype == np.uint8:
-        return array.astype(np.float32) / 255.0
-    if array.dtype == np.uint16:
-        return array.astype(np.float32) / 65535.0
-    if not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(f"expected a uint8, uint16 or float array, got {array.dtype}")
-    return np.clip(array, 0.0, 1.0).astype(np.float32, copy=False)
 
 
 def check_pair(image: np.ndarray, trimap: np.ndarray) -> None:
@@ -132,52 +119,36 @@ def min_tile(model: nn.Module) -> int:
     return max(64, -(-2 * context_radius(config) // ALIGN) * ALIGN)
 
 
-def downscale_trimap(trimap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Shrink a trimap HxW {0, 0.5, 1} to ``size`` = (width, height) without losing unknowns.
-
-    A small pixel is known foreground (background) only when every full-size pixel it covers
-    is; any mixture is unknown. So an unknown band thinner than the scale factor stays
-    unknown (nearest-neighbour sampling can drop it, and its pixels would then be clamped to
-    0 or 1 without the network ever seeing them).
-    """
-    shrink = lambda mask: cv2.resize(mask.astype(np.float32), size,  # noqa: E731
-                                     interpolation=cv2.INTER_AREA)
-    # INTER_AREA averages with positive weights: 1 (up to rounding) only if all pixels are 1.
-    fg = shrink(trimap >= 1) > 1.0 - 1e-4
-    bg = shrink(trimap <= 0) > 1.0 - 1e-4
-    small = np.full(fg.shape, UNKNOWN, np.float32)
-    small[fg] = 1.0
-    small[bg] = 0.0
-    return small
-
-
 def predict_alpha(
     model: nn.Module,
-    image: np.ndarray,
-    trimap: np.ndarray,
+    image: ImageLike,
+    trimap: ImageLike,
     *,
-    precision: Precision = "fp32",
-    region: Region = "full",
+    precision: Precision = defaults.PRECISION,  # type: ignore[assignment]
+    region: Region = defaults.REGION,  # type: ignore[assignment]
     margin: int | None = None,
-    pooling: Pooling = "image",
-    tile: int | Literal["auto"] | None = None,
+    pooling: Pooling = defaults.POOLING,  # type: ignore[assignment]
+    tile: int | Literal["auto"] | None = defaults.TILE,  # type: ignore[assignment]
     overlap: int | None = None,
-    max_side: int | None = None,
-    tta: Augment = "none",
+    max_side: int | None = defaults.MAX_SIDE,
+    tta: Augment = defaults.TTA,  # type: ignore[assignment]
 ) -> np.ndarray:
-    """Estimate the alpha matte of one image.
+    """Estimate the alpha matte of one image. Defaults are the CLI's (:mod:`alphagan.defaults`).
 
     Args:
         model: a generator taking ``(image (1,3,H,W) in [0,1], trimap (1,1,H,W))``; run in
             eval mode (its mode is restored afterwards) on the device of its parameters.
-        image: HxWx3 RGB, float in [0,1] (uint8/uint16 are scaled).
-        trimap: HxW in {0, 0.5, 1} (0 background, 1 foreground, 0.5 unknown).
+        image: anything :func:`alphagan.convert.to_image` reads: a path, a PIL image, or an
+            HxWx3 / HxWx4 / HxW array, uint8, uint16 or float in [0,1].
+        trimap: anything :func:`alphagan.convert.to_trimap` reads: a path, a PIL image, a
+            uint8 0/128/255 or float {0, 0.5, 1} HxW array (0 background, 1 foreground,
+            grey unknown). A trimap without unknown pixels is allowed (the result is it).
         precision: ``"bf16"`` runs under bfloat16 autocast (fast on CPUs with AVX512-BF16 or
             AMX and on recent GPUs, slow elsewhere); the alpha is returned as float32.
             Measured with the shipped model on the 18 alphamatting scenes in ../shared x 2
             trimaps (``python -m benchmarks.run --only precision``): mean SAD 5.0697 ->
             5.0695 (-0.003%), mean |difference| over the unknown pixels 1.3e-3.
-        region: ``"unknown"`` runs the network only on the bounding box of the unknown pixels
+        region: ``"unknown"`` (default) runs the network only on the bounding box of the unknown pixels
             grown by ``margin`` and aligned to multiples of 8; pixels outside are known and
             set to 0/1 without the network. No unknown pixel: the network does not run.
         margin: context kept around the unknown pixels; None is the model's
@@ -198,19 +169,20 @@ def predict_alpha(
             validation images x 2 trimaps), but up to 0.42 at single pixels with the shipped
             model on that 1920x1080 frame, which is mostly flat background (same command;
             0.29 s there).
-        tile: run the region in overlapping tiles of this side (rounded down to a multiple of
-            8) when it is larger; a side below :func:`min_tile` (twice the model's context
-            radius: 464 for the shipped model) is raised to it with a ``UserWarning``; the outer quarter of every overlap is dropped
+        tile: ``None`` or ``"off"``: no tiles. Otherwise run the region in overlapping tiles
+            of this side (rounded down to a multiple of 8) when it is larger; a side below
+            :func:`min_tile` (twice the model's context radius: 464 for the shipped model) is
+            raised to it with a ``UserWarning``; the outer quarter of every overlap is dropped
             and the middle half cross-faded linearly (:func:`~alphagan.tiling.feather`).
             ``"auto"``: 1024 for regions above 4 megapixels
             (:func:`~alphagan.tiling.auto_tile`), else none. With a pooling branch, tiling
             adds an encoder-only pass so every tile sees the whole region's pooled mean.
         overlap: tile overlap in pixels (multiple of 8); default a quarter of the tile.
         max_side: if the image's longer side exceeds this, predict on a copy resized to it
-            (INTER_AREA image, trimap by :func:`downscale_trimap`, which keeps thin unknown
-            bands), clamp that small alpha to the small trimap, upsample it bilinearly and
-            clamp again to the full trimap.
-        tta: test-time augmentation. ``"flip"``: the mean of the predictions for the image
+            (INTER_AREA image, trimap by :func:`~alphagan.scaling.downscale_trimap`, which
+            keeps thin unknown bands), clamp that small alpha to the small trimap, upsample it
+            bilinearly and clamp again to the full trimap.
+        tta: test-time augmentation. ``"flip"`` (default): the mean of the predictions for the image
             and its left-right mirror (twice the time; measured with the shipped model on the
             4 held-out alphamatting scenes x 2 trimaps: mean SAD 7.75 -> 7.35, Grad
             10.54 -> 9.75, ``python -m benchmarks.model_card --methods
@@ -218,13 +190,18 @@ def predict_alpha(
 
     Returns:
         float32 HxW alpha in [0,1], exactly 0/1 in the known regions of the (full-size)
-        trimap. With no options any size works: the model pads internally, nothing is resized.
+        trimap. Any size works: the model pads internally, nothing is resized unless
+        ``max_side`` says so.
+
+    Raises:
+        ValueError: an input that cannot be read unambiguously (see :mod:`alphagan.convert`),
+            sizes that differ, or an unknown option value.
     """
-    image = as_float_image(image, channels=3)
-    trimap = np.asarray(trimap, dtype=np.float32)
-    if trimap.ndim != 2:
-        raise ValueError(f"expected an HxW trimap, got shape {trimap.shape}")
+    image = to_image(image)
+    trimap = to_trimap(trimap, require_unknown=False)
     check_pair(image, trimap)
+    if tile == "off":
+        tile = None
     _check_choice("precision", precision, ("fp32", "bf16"))
     _check_choice("region", region, ("full", "unknown"))
     _check_choice("pooling", pooling, ("region", "image"))
@@ -250,19 +227,7 @@ def predict_alpha(
             alpha = 0.5 * (alpha + mirrored[:, ::-1])
         return alpha
 
-    height, width = trimap.shape
-    if max_side is not None and max(height, width) > max_side:
-        scale = max_side / max(height, width)
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))  # cv2: (w, h)
-        small_trimap = downscale_trimap(trimap, size)
-        small = infer(cv2.resize(image, size, interpolation=cv2.INTER_AREA), small_trimap)
-        # Clamp before upsampling: the network's raw values in known regions would otherwise
-        # bleed into the unknown band through the bilinear filter.
-        small = clamp_to_trimap(small, small_trimap)
-        alpha = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
-    else:
-        alpha = infer(image, trimap)
-    return clamp_to_trimap(alpha, trimap)
+    return clamp_to_trimap(at_max_side(infer, image, trimap, max_side), trimap)
 
 
 def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:

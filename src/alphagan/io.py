@@ -34,6 +34,9 @@ __all__ = [
     "read_image",
     "read_grey",
     "read_alpha",
+    "read_mask",
+    "pil_to_array",
+    "grey_levels",
     "write_png",
     "encode_png",
     "list_images",
@@ -89,9 +92,13 @@ def read_grey(path: PathLike, *, colour: str = "luma") -> np.ndarray:
     """
     if colour not in ("luma", "refuse"):
         raise ValueError(f"colour must be 'luma' or 'refuse', got {colour!r}")
-    pixels = _decode(path, keep_alpha=colour == "refuse")
     if colour == "refuse":
-        pixels = _refuse_colour(pixels, str(path))
+        return grey_levels(_refuse_colour(_decode(path, keep_alpha=True), str(path)))
+    return grey_levels(_decode(path))
+
+
+def grey_levels(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) or (H, W, 3) uint8/uint16 pixels -> (H, W) grey on the same scale (see read_grey)."""
     if pixels.ndim == 2:
         return pixels
     r, g, b = pixels[:, :, 0], pixels[:, :, 1], pixels[:, :, 2]
@@ -139,6 +146,40 @@ def read_alpha(path: PathLike) -> np.ndarray:
     return _to_unit_float(read_grey(path))
 
 
+def read_mask(path: PathLike) -> np.ndarray:
+    """Read a mask file as HxW uint8 (8-bit) or uint16 (16-bit) on the file's own scale.
+
+    A file with a transparency channel that is not fully opaque everywhere (an RGBA cut-out
+    such as rembg writes, LA, a palette with transparency) gives that channel; any other file
+    gives its grey levels as :func:`read_grey` does. EXIF orientation is applied.
+    """
+    return _mask_levels(_decode(path, keep_alpha=True))
+
+
+def _mask_levels(pixels: np.ndarray) -> np.ndarray:
+    """Pixels with an optional last alpha channel -> the mask (alpha if it is used, else grey)."""
+    if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
+        alpha = pixels[:, :, -1]
+        top = 65535 if pixels.dtype == np.uint16 else 255
+        if (alpha != top).any():
+            return np.ascontiguousarray(alpha)
+        pixels = pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3]
+    return grey_levels(np.ascontiguousarray(pixels))
+
+
+def pil_to_array(image: Image.Image, *, as_mask: bool = False, name: str = "image") -> np.ndarray:
+    """A PIL image -> uint8/uint16 pixels as the file readers see them, EXIF orientation applied.
+
+    Default: (H, W) grey or (H, W, 3) RGB, alpha dropped (as :func:`read_image` and
+    :func:`read_grey` decode). ``as_mask``: (H, W), the transparency channel if one is used,
+    else the grey levels (as :func:`read_mask`). Raises ``InputError`` for modes that hold no
+    8 or 16-bit picture (32-bit float or integer images out of range).
+    """
+    upright = ImageOps.exif_transpose(image)
+    pixels = _pil_to_array(upright, name, keep_alpha=as_mask)
+    return _mask_levels(pixels) if as_mask else pixels
+
+
 def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
     scale = 65535.0 if pixels.dtype == np.uint16 else 255.0
     # Division (not multiplication by 1/255) so that k/255 written back rounds to k exactly.
@@ -146,8 +187,8 @@ def _to_unit_float(pixels: np.ndarray) -> np.ndarray:
 
 
 def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
-    """Decode a file to (H, W) grey or (H, W, 3) RGB, uint8 or uint16, oriented; with
-    ``keep_alpha`` a transparency channel is kept ((H, W, 2) grey + alpha, (H, W, 4) RGBA)."""
+    """Decode a file to (H, W) grey or (H, W, 3) RGB, uint8 or uint16, oriented, alpha dropped
+    (``keep_alpha``: (H, W, 2) grey + alpha or (H, W, 4) RGBA when the file has alpha)."""
     name = str(path)
     # The guarded reader refuses folders, FIFOs, devices and oversized files before reading.
     data = read_bytes(path, MAX_IMAGE_BYTES, what="image file")
@@ -157,9 +198,9 @@ def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
     try:
         if _is_16bit_png(data):
             _check_pixels(name, *_png_size(data))
-            pixels = _decode_16bit_png(data)
+            pixels = _decode_16bit_png(data, keep_alpha)
         else:
-            pixels = _decode_with_pil(data, name)
+            pixels = _decode_with_pil(data, name, keep_alpha)
     except InputError:
         raise
     except Image.DecompressionBombError:
@@ -170,8 +211,6 @@ def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)") from exc
     if pixels is None or pixels.size == 0:
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)")
-    if not keep_alpha and pixels.ndim == 3 and pixels.shape[2] in (2, 4):
-        pixels = np.ascontiguousarray(pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3])
     return pixels
 
 
@@ -191,30 +230,35 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def _decode_with_pil(data: bytes, name: str) -> np.ndarray:
+def _decode_with_pil(data: bytes, name: str, keep_alpha: bool = False) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as opened:
         # Image.open has parsed only the header: check the size before load() decodes.
         _check_pixels(name, *opened.size)
         opened.load()
         # exif_transpose returns a new, upright image (a copy when there is no tag).
         image = ImageOps.exif_transpose(opened)
-    return _pil_to_array(image, name)
+    return _pil_to_array(image, name, keep_alpha)
 
 
-def _pil_to_array(image: Image.Image, name: str) -> np.ndarray:
+def _pil_to_array(image: Image.Image, name: str, keep_alpha: bool = False) -> np.ndarray:
     mode = image.mode
+    if keep_alpha:
+        if mode in ("LA", "RGBA"):
+            return np.asarray(image)
+        if mode == "PA" or (mode == "P" and "transparency" in image.info):
+            return np.asarray(image.convert("RGBA"))
     if mode in ("L", "RGB"):
         return np.asarray(image)
     if mode == "1":
         return np.asarray(image.convert("L"))
-    if mode in ("LA", "RGBA"):  # _decode drops the alpha channel unless asked to keep it
-        return np.asarray(image)
-    if mode == "RGBX":
+    if mode == "LA":
+        return np.asarray(image.getchannel("L"))
+    if mode in ("RGBA", "RGBX"):
         return np.ascontiguousarray(np.asarray(image)[:, :, :3])
     if mode in ("P", "PA"):
         # Via RGBA: a palette with a transparent entry must not be converted to RGB directly
-        # (PIL warns); the transparency is an alpha channel like any other.
-        return np.asarray(image.convert("RGBA"))
+        # (PIL warns); the transparency itself is dropped like any alpha channel.
+        return np.ascontiguousarray(np.asarray(image.convert("RGBA"))[:, :, :3])
     if mode.startswith("I;16"):
         return np.asarray(image).astype(np.uint16)
     if mode == "I":
@@ -236,7 +280,7 @@ def _is_16bit_png(data: bytes) -> bool:
     )
 
 
-def _decode_16bit_png(data: bytes) -> np.ndarray | None:
+def _decode_16bit_png(data: bytes, keep_alpha: bool = False) -> np.ndarray | None:
     decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if decoded is None:
         return None
@@ -245,11 +289,12 @@ def _decode_16bit_png(data: bytes) -> np.ndarray | None:
         channels = decoded.shape[2]
         if channels == 1:
             decoded = decoded[:, :, 0]
-        elif channels == 3:  # OpenCV order is BGR(A): reverse the colour channels
-            decoded = decoded[:, :, ::-1]
-        elif channels == 4:
+        elif channels == 2:  # grey + alpha
+            decoded = decoded if keep_alpha else decoded[:, :, 0]
+        elif channels == 4 and keep_alpha:  # OpenCV order is BGRA: to RGBA
             decoded = decoded[:, :, [2, 1, 0, 3]]
-        # channels == 2: grey + alpha, kept as is
+        else:  # OpenCV order is BGR(A): reverse the colour channels, drop alpha
+            decoded = decoded[:, :, 2::-1]
     # IMREAD_UNCHANGED ignores EXIF orientation, so apply the PNG eXIf chunk's tag ourselves.
     return np.ascontiguousarray(_apply_orientation(decoded, _png_exif_orientation(data)))
 

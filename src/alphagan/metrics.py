@@ -7,14 +7,15 @@ floating point: MATLAB casts some intermediates to ``single``, this port stays i
 and applies the (rank-one) gradient kernel as two 1D passes (relative differences ~1e-7).
 Where MATLAB would fail (no component at a threshold) omega is taken as empty.
 
-Input conventions, shared by every public function:
+Input conventions, shared by every public function (read by :mod:`alphagan.convert`):
 
-- ``pred``, ``gt``: HxW alpha. Integer arrays are on the 0..255 scale (uint8; uint16 is
-  0..65535 and is scaled to 0..255 by /257); float arrays are in [0, 1] and are multiplied
-  by 255 without rounding.
-- ``trimap``: HxW. Integer: 0 background, 255 foreground, exactly 128 unknown (any other
-  value is none of the three, as in the MATLAB code; uint16 is scaled by /257 first).
-  Float in [0, 1]: 0 background, 1 foreground, 0 < t < 1 unknown.
+- ``pred``, ``gt``: HxW alpha (or a path / PIL image). Integer arrays are on the 0..255
+  scale (uint8; uint16 is 0..65535 and is scaled to 0..255 by /257); float arrays are in
+  [0, 1] and are multiplied by 255 without rounding. NaN and floats above 1 are refused.
+- ``trimap``: HxW, uint8 0/128/255 or float {0, 0.5, 1} (or a path / PIL image), read by
+  :func:`alphagan.convert.to_trimap`: values snap to the nearest level within its tolerance
+  (the MATLAB code counts only exactly 128 as unknown; a clean trimap gives the same
+  pixels), and what is not a trimap (labels 0/1/2, a photo, a matte) is refused.
 
 Only unknown pixels are scored. The prediction (not the ground truth) is first clamped to the
 trimap, pred = 0 on background and 255 on foreground, as the DIM evaluation does; this matters
@@ -29,13 +30,10 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
+from alphagan.convert import ImageLike, alpha_255, to_trimap
 from alphagan.errors import InputError
 
 __all__ = ["sad", "mse", "gradient_error", "connectivity_error", "compute_all"]
-
-# Float alphas may overshoot [0, 1] by rounding (e.g. a resized sigmoid output); more than this
-# is almost certainly a 0..255 float image, which would silently give wrong numbers.
-_FLOAT_RANGE_TOL = 1e-6
 
 # Connectivity thresholds are compared on the 255 scale with this tolerance. On 8-bit data
 # a value k is either exactly on a threshold 25.5*n (MATLAB: single(k)/255 >= n/10 is then
@@ -54,57 +52,16 @@ class _Prepared(NamedTuple):
     unknown: np.ndarray  # (H, W) bool, the scored pixels
 
 
-def _alpha_255(x: np.ndarray, name: str) -> np.ndarray:
-    """HxW alpha of any accepted dtype -> float64 on the 0..255 scale (a new array)."""
-    if x.dtype == np.uint8:
-        return x.astype(np.float64)
-    if x.dtype == np.uint16:
-        return x.astype(np.float64) / 257.0  # 65535 / 255 == 257
-    if np.issubdtype(x.dtype, np.integer):
-        if x.size and (x.min() < 0 or x.max() > 255):
-            raise InputError(f"{name}: integer alpha must be in 0..255 (uint16: 0..65535)")
-        return x.astype(np.float64)
-    if np.issubdtype(x.dtype, np.floating):
-        x = x.astype(np.float64)
-        if not np.isfinite(x).all():
-            raise InputError(f"{name}: alpha contains NaN or infinity")
-        if x.size and (x.min() < -_FLOAT_RANGE_TOL or x.max() > 1.0 + _FLOAT_RANGE_TOL):
-            raise InputError(
-                f"{name}: float alpha must be in [0, 1] (got {x.min():g}..{x.max():g}); "
-                "divide 0..255 data by 255"
-            )
-        return np.clip(x, 0.0, 1.0) * 255.0
-    raise InputError(f"{name}: unsupported dtype {x.dtype}; expected uint8, uint16 or float")
-
-
-def _trimap_regions(trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return boolean (unknown, background, foreground) masks of an HxW trimap."""
-    if np.issubdtype(trimap.dtype, np.integer):
-        t = trimap.astype(np.float64) / 257.0 if trimap.dtype == np.uint16 else trimap
-        return t == 128, t == 0, t == 255
-    if np.issubdtype(trimap.dtype, np.floating):
-        if not np.isfinite(trimap).all() or (
-            trimap.size and (trimap.min() < 0.0 or trimap.max() > 1.0)
-        ):
-            raise InputError("trimap: a float trimap must hold values in [0, 1] ({0, 0.5, 1})")
-        return (trimap > 0.0) & (trimap < 1.0), trimap <= 0.0, trimap >= 1.0
-    raise InputError(f"trimap: unsupported dtype {trimap.dtype}; expected uint8 or float")
-
-
-def _prepare(pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray) -> _Prepared:
-    arrays = {"pred": np.asarray(pred), "gt": np.asarray(gt), "trimap": np.asarray(trimap)}
-    for name, a in arrays.items():
-        if a.ndim != 2:
-            raise InputError(f"{name}: expected an HxW array, got shape {a.shape}")
-    shapes = {name: a.shape for name, a in arrays.items()}
+def _prepare(pred: ImageLike, gt: ImageLike, trimap: ImageLike) -> _Prepared:
+    p = alpha_255(pred, name="pred")
+    g = alpha_255(gt, name="gt")
+    levels = to_trimap(trimap, require_unknown=False)
+    shapes = {"pred": p.shape, "gt": g.shape, "trimap": levels.shape}
     if len(set(shapes.values())) != 1:
         raise InputError(f"pred, gt and trimap must have the same shape, got {shapes}")
-    p = _alpha_255(arrays["pred"], "pred")
-    g = _alpha_255(arrays["gt"], "gt")
-    unknown, background, foreground = _trimap_regions(arrays["trimap"])
-    p[background] = 0.0
-    p[foreground] = 255.0
-    return _Prepared(p, g, unknown)
+    p[levels <= 0.0] = 0.0
+    p[levels >= 1.0] = 255.0
+    return _Prepared(p, g, (levels > 0.0) & (levels < 1.0))
 
 
 # --- SAD and MSE ---------------------------------------------------------------------------

@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 
 from alphagan import io as _io
+from alphagan.defaults import BACKGROUND_THRESHOLD, ERODE_SIZE, FOREGROUND_THRESHOLD
 from alphagan.errors import InputError
 
 __all__ = [
@@ -54,9 +55,11 @@ __all__ = [
     "known_bg",
     "clamp_to_trimap",
     "trimap_from_array",
+    "trimap_from_levels",
     "read_trimap",
     "trimap_from_alpha",
     "trimap_from_mask",
+    "trimap_from_soft_mask",
     "trimap_to_uint8",
 ]
 
@@ -97,7 +100,9 @@ def clamp_to_trimap(alpha: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     return alpha
 
 
-def trimap_from_array(values: np.ndarray, *, name: str = "trimap") -> np.ndarray:
+def trimap_from_array(
+    values: np.ndarray, *, name: str = "trimap", require_unknown: bool = True
+) -> np.ndarray:
     """Normalise a grey trimap (HxW uint8, or uint16 scaled to 0..255) to float32 {0, 0.5, 1}.
 
     Applies the tolerance rule in the module docstring; raises ``InputError`` whose message
@@ -114,7 +119,17 @@ def trimap_from_array(values: np.ndarray, *, name: str = "trimap") -> np.ndarray
         grey = values.astype(np.float32) / np.float32(257.0)
     else:
         raise InputError(f"{name}: a trimap array must be uint8 or uint16, got {values.dtype}")
+    return trimap_from_levels(grey, name=name, require_unknown=require_unknown)
 
+
+def trimap_from_levels(
+    grey: np.ndarray, *, name: str = "trimap", require_unknown: bool = True
+) -> np.ndarray:
+    """Grey levels (float HxW on the 0..255 scale) -> float32 trimap {0, 0.5, 1}.
+
+    The tolerance rule of the module docstring; ``require_unknown=False`` lets a trimap
+    without unknown pixels through (the metrics score such a trimap as 0).
+    """
     background = grey < 64.0  # nearer to 0 than to 128
     foreground = grey > 191.5  # nearer to 255 than to 128
     unknown = ~(background | foreground)
@@ -128,9 +143,9 @@ def trimap_from_array(values: np.ndarray, *, name: str = "trimap") -> np.ndarray
             f"far from black, grey (128) and white (a photo or an alpha matte?)"
         )
     # Checked before the matte rule so that a (JPEG-noisy) binary mask gets this message.
-    if n_grey == 0:
+    if n_grey == 0 and require_unknown:
         raise InputError(f"{name}: has no unknown (grey) pixels, nothing to matte")
-    if n_far > _MAX_FAR_PER_GREY * n_grey:
+    if n_far > _MAX_FAR_PER_GREY * n_grey and n_grey:
         raise InputError(
             f"{name}: not a trimap: its in-between values spread like an alpha matte's "
             f"({n_far} pixels far from black, grey and white, {n_grey} near grey)"
@@ -142,14 +157,15 @@ def trimap_from_array(values: np.ndarray, *, name: str = "trimap") -> np.ndarray
     return trimap
 
 
-def read_trimap(path: _io.PathLike) -> np.ndarray:
+def read_trimap(path: _io.PathLike, *, require_unknown: bool = True) -> np.ndarray:
     """Read a trimap file as float32 HxW {0, 0.5, 1}; errors name the file.
 
     The file must hold grey levels: a trimap painted in colour (say, red foreground) or with
     a transparency channel is refused rather than read by its brightness, which would turn
     coloured foreground into unknown (``alphagan.io.read_grey(colour="refuse")``).
     """
-    return trimap_from_array(_io.read_grey(path, colour="refuse"), name=str(path))
+    return trimap_from_array(_io.read_grey(path, colour="refuse"), name=str(path),
+                             require_unknown=require_unknown)
 
 
 def trimap_from_alpha(alpha: np.ndarray, *, erode: int = 10, dilate: int = 10) -> np.ndarray:
@@ -181,6 +197,75 @@ def trimap_from_mask(mask: np.ndarray, *, erode: int = 10, dilate: int = 10) -> 
         raise ValueError(f"mask must be an HxW array, got shape {mask.shape}")
     foreground = mask > 0
     return _trimap_from_regions(foreground, foreground, erode, dilate)
+
+
+def trimap_from_soft_mask(
+    mask: np.ndarray,
+    *,
+    foreground_threshold: int = FOREGROUND_THRESHOLD,
+    background_threshold: int = BACKGROUND_THRESHOLD,
+    erode_size: int = ERODE_SIZE,
+    name: str = "mask",
+) -> np.ndarray:
+    """A soft or binary mask -> trimap (float32 HxW {0, 0.5, 1}), by rembg's convention.
+
+    ``mask``: float32 HxW in [0, 1] (1 = foreground), e.g. from
+    :func:`alphagan.convert.to_mask`. As in rembg's alpha matting (``rembg.remove`` with
+    ``alpha_matting_foreground_threshold=240``, ``_background_threshold=10``,
+    ``_erode_size=10``): on the 0..255 scale, pixels above ``foreground_threshold`` are
+    foreground and pixels below ``background_threshold`` background; both regions are then
+    eroded with an ``erode_size`` x ``erode_size`` square (the image border erodes the
+    foreground, not the background, as scipy's ``binary_erosion`` does there); what is left is
+    unknown. One difference: ``erode_size=0`` means no erosion (rembg then erodes with a 3x3
+    cross, scipy's default structure).
+
+    Raises ``InputError`` (a ``ValueError``) naming ``name`` when the result has no unknown
+    pixel (nothing to matte) or no known pixel (nothing to learn the colours from), and for
+    thresholds outside 0..255 or ``background_threshold > foreground_threshold + 1``.
+    """
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or not np.issubdtype(mask.dtype, np.floating):
+        raise ValueError(f"{name}: expected a float HxW mask in [0, 1], got {mask.dtype} {mask.shape}")
+    for label, value in (("foreground_threshold", foreground_threshold),
+                         ("background_threshold", background_threshold)):
+        if not 0 <= operator.index(value) <= 255:
+            raise ValueError(f"{label} must be in 0..255, got {value}")
+    if background_threshold > foreground_threshold + 1:
+        raise ValueError(
+            f"background_threshold ({background_threshold}) must not exceed "
+            f"foreground_threshold ({foreground_threshold}) + 1: the regions would overlap"
+        )
+    size = _width(erode_size, "erode_size")
+    # Compare on the 0..255 scale, rounded so that k/255 from 8-bit input is exactly k.
+    level = np.round(mask.astype(np.float64) * 255.0, 3)
+    foreground = level > foreground_threshold
+    background = level < background_threshold
+    if size:
+        square = np.ones((size, size), np.uint8)
+        # scipy's binary_erosion centres an even-sized structure at index size // 2, as
+        # OpenCV's default anchor does; borders: outside counts as not-foreground and as
+        # background (rembg's border_value=0 and 1).
+        foreground = cv2.erode(foreground.astype(np.uint8), square,
+                               borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+        background = cv2.erode(background.astype(np.uint8), square,
+                               borderType=cv2.BORDER_CONSTANT, borderValue=1) > 0
+    trimap = np.full(mask.shape, UNKNOWN, dtype=np.float32)
+    trimap[background] = 0.0
+    trimap[foreground] = 1.0
+    n_unknown = int(np.count_nonzero(trimap == UNKNOWN))
+    if n_unknown == 0:
+        raise InputError(
+            f"{name}: the mask gives no unknown pixels (every pixel is above "
+            f"{foreground_threshold} or below {background_threshold} after erosion), nothing "
+            "to matte"
+        )
+    if n_unknown == trimap.size:
+        raise InputError(
+            f"{name}: the mask gives no known pixels (none stays above {foreground_threshold} "
+            f"or below {background_threshold} after a {size}x{size} erosion): an empty or "
+            "uniformly grey mask?"
+        )
+    return trimap
 
 
 def trimap_to_uint8(trimap: np.ndarray) -> np.ndarray:

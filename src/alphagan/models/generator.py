@@ -156,8 +156,7 @@ class AlphaGANGenerator(nn.Module):
         y = self.aspp(feats.out)  # (B,256,H/8,W/8)
         y = F.interpolate(y, size=feats.layer1.shape[-2:], mode="bilinear", align_corners=False)
         y = self.decode4(torch.cat([y, self.skip4(feats.layer1)], dim=1))  # (B,64,H/4,W/4)
-        y = F.max_unpool2d(y, feats.indices, kernel_size=2, stride=2,
-                           output_size=feats.stem.shape[-2:])  # (B,64,H/2,W/2)
+        y = max_unpool(y, feats.indices, feats.stem.shape[-2:])  # (B,64,H/2,W/2)
         y = self.decode2(torch.cat([y, self.skip2(feats.stem)], dim=1))  # (B,64,H/2,W/2)
         y = self.upconv(y)  # (B,32,H,W)
         if self.config.image_skip:
@@ -166,3 +165,42 @@ class AlphaGANGenerator(nn.Module):
             y = torch.cat([y, x.to(y.dtype)], dim=1)
         alpha = torch.sigmoid(self.head(self.refine(y)))  # (B,1,H,W)
         return alpha[..., :h, :w]
+
+
+def max_unpool(values: torch.Tensor, indices: torch.Tensor, size: torch.Size) -> torch.Tensor:
+    """``F.max_unpool2d`` that gives the same result on every run, layout and device.
+
+    values, indices: (B, C, h, w), indices into each (H, W) plane of the output; returns
+    (B, C, H, W) in ``values``' memory format. The encoder's 3x3 stride-2 max-pool windows
+    overlap, so two cells often point at the same pixel (a local maximum shared by two
+    windows). PyTorch's kernel then lets the writes race in its channels-last CPU path and on
+    CUDA: the same image gave different mattes from run to run (up to 22/255). Here the cell
+    that comes last in raster order wins, which is what the sequential per-plane NCHW CPU
+    kernel does: that kernel is used on the CPU, an equivalent scatter-max elsewhere.
+    """
+    channels_last = values.is_contiguous(memory_format=torch.channels_last) and not (
+        values.is_contiguous()
+    )
+    if values.device.type == "cpu":
+        # ``size`` stays as given (not int()-ed) so that export tracing records it as dynamic
+        out = F.max_unpool2d(values.contiguous(), indices.contiguous(), kernel_size=2,
+                             stride=2, output_size=size)
+    else:
+        out = scatter_unpool(values, indices, int(size[0]), int(size[1]))
+    return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+
+
+def scatter_unpool(values: torch.Tensor, indices: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Max-unpooling where the last cell in raster order wins, from order-free operations
+    (a scatter-max of cell positions, then a gather): deterministic on any device."""
+    batch, chans = values.shape[:2]
+    flat_index = indices.contiguous().flatten(2)  # (B, C, h*w)
+    flat_values = values.contiguous().flatten(2)
+    order = torch.arange(flat_index.shape[2], device=values.device).expand_as(flat_index)
+    # For every output pixel the raster position of the last cell that points at it.
+    winner = torch.full((batch, chans, height * width), -1, dtype=torch.long,
+                        device=values.device)
+    winner.scatter_reduce_(2, flat_index, order.contiguous(), reduce="amax")
+    out = torch.where(winner >= 0, flat_values.gather(2, winner.clamp(min=0)),
+                      torch.zeros((), dtype=values.dtype, device=values.device))
+    return out.view(batch, chans, height, width)

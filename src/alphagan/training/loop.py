@@ -70,7 +70,8 @@ def validate(generator: nn.Module, items: list[Any], max_side: int | None) -> di
     rows = []
     for item in items:
         image, alpha_gt, trimap = load_val_sample(item, max_side)
-        rows.append(compute_all(predict_alpha(generator, image, trimap), alpha_gt, trimap))
+        rows.append(compute_all(predict_alpha(generator, image, trimap, region="full", tta="none",
+                                              tile=None), alpha_gt, trimap))
     return {k: float(np.mean([r[k] for r in rows])) for k in ("sad", "mse", "grad", "conn")}
 
 
