@@ -218,9 +218,15 @@ def test_trimap_command_from_alpha_and_mask(tmp_path, scene) -> None:
     assert (t1[soft] == 128).all()  # every fractional pixel is unknown
     write_png(tmp_path / "mask.png", (scene.alpha > 0.5).astype(np.float32))
     assert main(["trimap", "--mask", str(tmp_path / "mask.png"), "--out",
-                 str(tmp_path / "t2.png"), "--erode", "0", "--dilate", "0"]) == 0
+                 str(tmp_path / "t2.png"), "--erode", "1", "--dilate", "0"]) == 0
     t2 = read_grey(tmp_path / "t2.png")
-    assert np.array_equal(t2 == 255, scene.alpha > 0.5)  # no widths: the mask itself
+    mask = scene.alpha > 0.5
+    assert np.array_equal(t2 == 0, ~mask)  # no dilation: the background is the mask's outside
+    assert (t2[mask] != 0).all() and (t2 == 128).any()  # its 1-pixel rim is unknown
+    # no widths: the mask itself, a trimap with nothing to matte, is refused
+    assert main(["trimap", "--mask", str(tmp_path / "mask.png"), "--out",
+                 str(tmp_path / "t4.png"), "--erode", "0", "--dilate", "0"]) == 1
+    assert not (tmp_path / "t4.png").exists()
     assert main(["trimap", "--alpha", str(tmp_path / "alpha.png"), "--out",
                  str(tmp_path / "t3.png"), "--erode", "-1"]) == 2
 

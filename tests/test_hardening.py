@@ -292,7 +292,7 @@ def test_trimap_from_an_empty_mask_is_refused(tmp_path, capsys) -> None:
     mask = tmp_path / "mask.png"
     write_png(mask, np.zeros((20, 20), np.uint8))
     assert main(["trimap", "--mask", str(mask), "--out", str(tmp_path / "t.png")]) == 1
-    one_error_line(capsys, mask, "without unknown pixels")
+    one_error_line(capsys, mask, "without unknown pixels (it is empty)")
     assert not (tmp_path / "t.png").exists()
 
 

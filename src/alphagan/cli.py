@@ -329,10 +329,11 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
         trimap = trimap_from_mask(read_grey(args.mask) > 0, erode=args.erode, dilate=args.dilate)
     source = args.alpha if args.alpha is not None else args.mask
     unknown = unknown_mask(trimap)
-    if not unknown.any():  # an empty (or full) mask: nothing to matte
-        raise InputError(f"{source}: gives a trimap without unknown pixels (all "
-                         f"{'foreground' if (trimap >= 1).all() else 'background'}: an empty "
-                         f"or full mask?); nothing written")
+    if not unknown.any():  # nothing to matte
+        why = ("it is empty" if (trimap <= 0).all() else "it is full" if (trimap >= 1).all()
+               else "--erode and --dilate are 0")
+        raise InputError(f"{source}: gives a trimap without unknown pixels ({why}); "
+                         f"nothing written")
     if unknown.all():
         raise InputError(f"{source}: gives a trimap without known pixels (--erode/--dilate "
                          f"wider than the object?); nothing written")
