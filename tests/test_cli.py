@@ -198,14 +198,22 @@ def test_evaluate_writes_table_and_json(tmp_path, scene, capsys) -> None:
     assert data["mean"]["sad"] == pytest.approx(data["per_image"]["p"]["sad"])
 
 
-def test_evaluate_lists_unmatched_files(tmp_path, scene, capsys) -> None:
+def test_evaluate_scores_what_it_has_and_lists_the_rest(tmp_path, scene, capsys) -> None:
     write_png(tmp_path / "pred" / "a.png", scene.alpha)
     write_png(tmp_path / "gt" / "a.png", scene.alpha)
-    write_png(tmp_path / "gt" / "b.png", scene.alpha)
+    write_png(tmp_path / "gt" / "b.png", scene.alpha)  # a superset of the predictions
     write_png(tmp_path / "tri" / "a.png", trimap_to_uint8(scene.trimap))
-    code = main(["evaluate", "--pred-dir", str(tmp_path / "pred"), "--gt-dir",
-                 str(tmp_path / "gt"), "--trimap-dir", str(tmp_path / "tri")])
-    assert code == 1 and "b" in capsys.readouterr().err
+    write_png(tmp_path / "tri" / "b.png", trimap_to_uint8(scene.trimap))
+    args = ["evaluate", "--pred-dir", str(tmp_path / "pred"), "--gt-dir",
+            str(tmp_path / "gt"), "--trimap-dir", str(tmp_path / "tri")]
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    assert captured.out.splitlines()[2].split()[0] == "a" and captured.err == ""
+    write_png(tmp_path / "pred" / "c.png", scene.alpha)  # a prediction without ground truth
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert "mean" in captured.out
+    assert f"  {tmp_path / 'pred' / 'c.png'}: no c.* in the gt folder" in captured.err
 
 
 def test_trimap_command_from_alpha_and_mask(tmp_path, scene) -> None:
@@ -216,17 +224,18 @@ def test_trimap_command_from_alpha_and_mask(tmp_path, scene) -> None:
     assert set(np.unique(t1)) <= {0, 128, 255}
     soft = (scene.alpha > 0) & (scene.alpha < 1)
     assert (t1[soft] == 128).all()  # every fractional pixel is unknown
-    write_png(tmp_path / "mask.png", (scene.alpha > 0.5).astype(np.float32))
+    write_png(tmp_path / "mask.png", scene.alpha)  # a soft mask
     assert main(["trimap", "--mask", str(tmp_path / "mask.png"), "--out",
-                 str(tmp_path / "t2.png"), "--erode", "1", "--dilate", "0"]) == 0
-    t2 = read_grey(tmp_path / "t2.png")
-    mask = scene.alpha > 0.5
-    assert np.array_equal(t2 == 0, ~mask)  # no dilation: the background is the mask's outside
-    assert (t2[mask] != 0).all() and (t2 == 128).any()  # its 1-pixel rim is unknown
-    # no widths: the mask itself, a trimap with nothing to matte, is refused
-    assert main(["trimap", "--mask", str(tmp_path / "mask.png"), "--out",
-                 str(tmp_path / "t4.png"), "--erode", "0", "--dilate", "0"]) == 1
+                 str(tmp_path / "t2.png"), "--erode-size", "0"]) == 0
+    t2, mask8 = read_grey(tmp_path / "t2.png"), read_grey(tmp_path / "mask.png")
+    # no erosion: rembg's thresholds alone
+    assert np.array_equal(t2 == 255, mask8 > 240) and np.array_equal(t2 == 0, mask8 < 10)
+    write_png(tmp_path / "binary.png", (scene.alpha > 0.5).astype(np.float32))
+    assert main(["trimap", "--mask", str(tmp_path / "binary.png"), "--out",
+                 str(tmp_path / "t4.png"), "--erode-size", "0"]) == 1  # nothing unknown
     assert not (tmp_path / "t4.png").exists()
+    assert main(["trimap", "--mask", str(tmp_path / "mask.png"), "--out",
+                 str(tmp_path / "t2.png"), "--erode", "3"]) == 2  # --erode is for --alpha
     assert main(["trimap", "--alpha", str(tmp_path / "alpha.png"), "--out",
                  str(tmp_path / "t3.png"), "--erode", "-1"]) == 2
 

@@ -96,19 +96,39 @@ def test_format_table() -> None:
     assert len({len(line) for line in lines}) == 1  # fixed width
 
 
-def test_unmatched_files_are_all_listed(folders) -> None:
+def test_unmatched_predictions_are_listed_and_the_rest_scored(folders) -> None:
     pred_dir, gt_dir, trimap_dir, _ = folders
+    full = evaluate_folders(pred_dir, gt_dir, trimap_dir)
     (gt_dir / "a.png").unlink()
     Image.fromarray(np.zeros(SHAPE, np.uint8)).save(pred_dir / "extra.png")
-    with pytest.raises(InputError) as info:
-        evaluate_folders(pred_dir, gt_dir, trimap_dir)
-    message = str(info.value)
+    result = evaluate_folders(pred_dir, gt_dir, trimap_dir)
     # a: present as pred and trimap, missing from gt; extra: only in pred
-    assert f"{pred_dir / 'a.png'} (pred): no a.* in the gt folder {gt_dir}" in message
-    assert f"{trimap_dir / 'a.PNG'} (trimap): no a.* in the gt folder {gt_dir}" in message
-    assert f"{pred_dir / 'extra.png'} (pred)" in message
-    assert f"the gt folder {gt_dir}, the trimap folder {trimap_dir}" in message
-    assert "b.png" not in message
+    assert result.unmatched == [
+        f"{pred_dir / 'a.png'}: no a.* in the gt folder {gt_dir}",
+        f"{pred_dir / 'extra.png'}: no extra.* in the gt folder {gt_dir} and the trimap "
+        f"folder {trimap_dir}",
+    ]
+    assert sorted(result.per_image) == sorted(set(full.per_image) - {"a"})
+    for stem, scores in result.per_image.items():
+        assert scores == full.per_image[stem]
+
+
+def test_a_superset_ground_truth_folder_is_fine(folders) -> None:
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    full = evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    (pred_dir / "a.png").unlink()  # gt and trimaps now hold one more than the predictions
+    result = evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    assert result.unmatched == [] and "a" not in result.per_image
+    assert result.per_image == {k: v for k, v in full.per_image.items() if k != "a"}
+
+
+def test_nothing_to_score_is_an_error(folders, tmp_path: Path) -> None:
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(np.zeros(SHAPE, np.uint8)).save(other / "zzz.png")
+    with pytest.raises(InputError, match="has both a ground truth"):
+        evaluate_folders(other, gt_dir, trimap_dir)
 
 
 def test_missing_and_empty_folders(tmp_path: Path, folders) -> None:

@@ -11,82 +11,155 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from alphagan import defaults
 from alphagan.errors import InputError, UsageError
 
+# The classical methods (alphagan.baselines.BASELINE_METHODS) without importing that module.
+BASELINE_NAMES = ("cf", "knn", "lkm", "rw", "sm")
+
 __all__ = ["main", "build_parser"]
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                     argparse.RawDescriptionHelpFormatter):
+    """Defaults shown after every option; examples (the epilog) kept as written."""
+
+
+EXAMPLES = {
+    "predict": """examples:
+  alphagan predict photo.jpg trimap.png -o cutout.png        # one RGBA cut-out
+  alphagan predict photo.jpg --mask rembg_out.png -o cutout.png --outputs cutout
+  alphagan predict --image-dir imgs/ --trimap-dir trimaps/ -o out/ --outputs alpha,cutout
+  alphagan predict --image-dir imgs/ --mask-dir masks/ -o out/ --outputs trimap,alpha
+  torchrun --nproc_per_node 4 -m alphagan predict --image-dir imgs/ --trimap-dir t/ -o out/""",
+    "baseline": """examples:
+  alphagan baseline --method cf photo.jpg trimap.png -o alpha.png --outputs alpha
+  alphagan baseline --method knn --image-dir imgs/ --trimap-dir trimaps/ -o out_knn/
+  alphagan baseline --method cf big.jpg trimap.png -o cut.png --max-side 1600""",
+    "evaluate": """example:
+  alphagan evaluate --pred-dir out/alpha --gt-dir gt/ --trimap-dir trimaps/ --json s.json""",
+    "train": """examples:
+  alphagan train --config configs/alphagan_light.yaml --out runs/light
+  alphagan train --out runs/light --resume --steps 20000
+  torchrun --nproc_per_node 2 -m alphagan train --config configs/alphagan.yaml --out runs/p""",
+    "demo": """examples:
+  alphagan demo --out demo_out
+  alphagan demo --method cf --out demo_cf""",
+    "trimap": """examples:
+  alphagan trimap --alpha gt.png --out trimap.png --erode 10 --dilate 10
+  alphagan trimap --mask rembg_cutout.png --out trimap.png --erode-size 15""",
+}
+
+
 def _add_matting_io(p: argparse.ArgumentParser) -> None:
-    src = p.add_argument_group("input (one image, or two folders paired by file stem)")
+    p.add_argument("image_arg", nargs="?", type=Path, metavar="IMAGE",
+                   help="an image file (same as --image)")
+    p.add_argument("trimap_arg", nargs="?", type=Path, metavar="TRIMAP",
+                   help="its trimap (same as --trimap)")
+    src = p.add_argument_group("input (one image, or folders paired by file stem)")
     src.add_argument("--image", type=Path, help="an image file")
     src.add_argument("--trimap", type=Path, help="its trimap (white fg, black bg, grey unknown)")
+    src.add_argument("--mask", type=Path,
+                     help="instead of a trimap: a soft or binary mask (grey, or the alpha "
+                          "channel of an RGBA file such as rembg writes)")
     src.add_argument("--image-dir", type=Path, help="a folder of images")
     src.add_argument("--trimap-dir", type=Path, help="a folder of trimaps with the same stems")
-    p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<kind>/<stem>.png")
-    p.add_argument(
-        "--outputs",
-        default=defaults.OUTPUTS,
-        help="comma-separated kinds to write (default: %(default)s)",
-    )
-    p.add_argument(
-        "--background",
-        default=defaults.BACKGROUND,
-        help="composite background: a colour (name, #rrggbb, r,g,b) or an image file",
-    )
-    p.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    src.add_argument("--mask-dir", type=Path, help="a folder of masks with the same stems")
+    masks = p.add_argument_group(
+        "mask to trimap (rembg's alpha-matting convention, 0..255 scale)")
+    masks.add_argument("--foreground-threshold", type=int, default=defaults.FOREGROUND_THRESHOLD,
+                       help="mask values above this are known foreground")
+    masks.add_argument("--background-threshold", type=int, default=defaults.BACKGROUND_THRESHOLD,
+                       help="mask values below this are known background")
+    masks.add_argument("--erode-size", type=int, default=defaults.ERODE_SIZE,
+                       help="both known regions are eroded by a square of this side")
+    out = p.add_argument_group("output")
+    out.add_argument("-o", "--out", type=Path, required=True,
+                     help="a file (name.png|.webp|.tif, one image: one output) or a folder "
+                          "(OUT/<kind>/<stem>.<ext>)")
+    out.add_argument("--outputs",
+                     help="comma-separated kinds: alpha, foreground, cutout (RGBA), composite, "
+                          f"trimap (the one used). Default: {defaults.OUTPUTS} into a folder, "
+                          "cutout into a file")
+    out.add_argument("--format", choices=["png", "webp", "tiff"],
+                     help="file format of folder outputs (a file's name sets its own); "
+                          "default png")
+    out.add_argument("--bit-depth", type=int, choices=[8, 16], default=8,
+                     help="bits per channel of alpha, foreground, cut-out and composite "
+                          "(png, tiff)")
+    out.add_argument("--background", default=defaults.BACKGROUND,
+                     help="composite background: a colour (name, #rrggbb, r,g,b) or an "
+                          "image file")
+    out.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
+    out.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help, epilog=EXAMPLES.get(name),
+                          formatter_class=_HelpFormatter)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="alphagan", description="AlphaGAN natural image matting."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    """The ``alphagan`` parser; builds without importing torch, OpenCV or pymatting."""
+    from alphagan import __version__
+    from alphagan.subparsers import build_export_parser, build_synth_parser
 
-    p = sub.add_parser("predict", help="estimate alpha mattes with a trained generator")
-    p.add_argument("--checkpoint", type=Path,
-                   help="generator .safetensors file (from alphagan train or save_model); "
-                        "default: the model shipped with the package")
-    p.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1, ...")
+    parser = argparse.ArgumentParser(
+        prog="alphagan", description="AlphaGAN natural image matting.",
+        epilog="""examples:
+  alphagan predict photo.jpg trimap.png -o cutout.png
+  alphagan predict photo.jpg --mask rembg_out.png -o cutout.png
+  alphagan demo --out demo_out
+run 'alphagan COMMAND --help' for a command's options and examples""",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"alphagan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = _add(sub, "predict", "estimate alpha mattes with a trained generator")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint",
+                   help="generator: a shipped model's name or a .safetensors file (from "
+                        "alphagan train or save_model)", default=defaults.MODEL_NAME)
+    p.add_argument("--device", default=defaults.DEVICE,
+                   help="auto (CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:1, mps")
     fast = p.add_argument_group("speed and memory")
     fast.add_argument("--precision", choices=["fp32", "bf16"], default=defaults.PRECISION,
                       help="bf16: bfloat16 autocast, fast on CPUs with AVX512-BF16/AMX and "
-                           "recent GPUs (default: %(default)s)")
+                           "recent GPUs")
     fast.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV")
     fast.add_argument("--region", choices=["full", "unknown"], default=defaults.REGION,
-                      help="unknown: run the network only around the trimap's unknown pixels "
-                           "(default: %(default)s)")
+                      help="unknown: run the network only around the trimap's unknown pixels")
     fast.add_argument("--tile", default=defaults.TILE, metavar="N|auto|off",
                       help="run in overlapping NxN tiles to bound memory; auto: 1024 tiles for "
-                           "regions above 4 megapixels (default: %(default)s)")
+                           "regions above 4 megapixels")
     fast.add_argument("--max-side", type=int, metavar="N",
                       help="predict at a size whose longer side is N and upsample the alpha")
     fast.add_argument("--tta", choices=["none", "flip"], default=defaults.TTA,
                       help="flip: average the predictions for the image and its mirror "
-                           "(lower errors, twice the time); none: one pass "
-                           "(default: %(default)s)")
+                           "(lower errors, twice the time); none: one pass")
     _add_matting_io(p)
 
-    p = sub.add_parser("baseline", help="estimate alpha mattes with a classical method")
-    from alphagan.baselines import BASELINE_METHODS
-
-    p.add_argument("--method", choices=sorted(BASELINE_METHODS), required=True,
+    p = _add(sub, "baseline", "estimate alpha mattes with a classical method")
+    p.add_argument("--method", choices=sorted(BASELINE_NAMES), required=True,
                    help="cf closed-form, knn, lkm large-kernel, rw random-walk, sm shared")
+    p.add_argument("--max-side", type=int, metavar="N",
+                   help="solve at a size whose longer side is N and upsample the alpha "
+                        "(these solvers need memory in proportion to the pixels)")
     _add_matting_io(p)
 
-    p = sub.add_parser("evaluate", help="SAD, MSE, Gradient, Connectivity (DIM MATLAB math)")
+    p = _add(sub, "evaluate", "SAD, MSE, Gradient, Connectivity (DIM MATLAB math)")
     p.add_argument("--pred-dir", type=Path, required=True, help="predicted alphas")
-    p.add_argument("--gt-dir", type=Path, required=True, help="ground-truth alphas")
+    p.add_argument("--gt-dir", type=Path, required=True,
+                   help="ground-truth alphas (may hold more files than the predictions)")
     p.add_argument("--trimap-dir", type=Path, required=True, help="trimaps (128 = unknown)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
 
-    p = sub.add_parser("train", help="train AlphaGAN (one CPU, one GPU, or torchrun)")
+    p = _add(sub, "train", "train AlphaGAN (one CPU, one GPU, or torchrun)")
     p.add_argument("--config", type=Path, help="YAML config (see configs/)")
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--steps", type=int, help="train until this step (overrides the config)")
@@ -96,26 +169,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config field, e.g. --set optim.lr_g=1e-4 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("demo", help="matte the bundled example scene and write every output")
+    p = _add(sub, "demo", "matte the bundled example scene and write every output")
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
     p.add_argument("--checkpoint", type=Path,
                    help="generator to use (default: the model shipped with the package)")
-    p.add_argument("--method", choices=sorted(BASELINE_METHODS),
+    p.add_argument("--method", choices=sorted(BASELINE_NAMES),
                    help="use a classical method instead of a generator")
 
-    p = sub.add_parser("trimap", help="make a trimap from an alpha matte or a binary mask")
+    p = _add(sub, "trimap", "make a trimap from an alpha matte or a mask")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--alpha", type=Path, help="an alpha matte (0 bg, 255 fg)")
-    src.add_argument("--mask", type=Path, help="a binary mask (non-zero = foreground)")
-    p.add_argument("--out", type=Path, required=True, help="the trimap PNG to write")
-    p.add_argument("--erode", type=int, default=10, help="pixels of foreground made unknown")
-    p.add_argument("--dilate", type=int, default=10, help="pixels of background made unknown")
-
-    from alphagan.synth import build_synth_parser
+    src.add_argument("--mask", type=Path,
+                     help="a soft or binary mask: grey, or the alpha channel of an RGBA file "
+                          "(rembg's output); rembg's alpha-matting convention")
+    p.add_argument("--out", "-o", type=Path, required=True, help="the trimap file to write")
+    p.add_argument("--erode", type=int, help="--alpha: pixels of foreground made unknown "
+                   "(default: 10)")
+    p.add_argument("--dilate", type=int, help="--alpha: pixels of background made unknown "
+                   "(default: 10)")
+    p.add_argument("--foreground-threshold", type=int, default=defaults.FOREGROUND_THRESHOLD,
+                   help="--mask: values above this (0..255) are known foreground")
+    p.add_argument("--background-threshold", type=int, default=defaults.BACKGROUND_THRESHOLD,
+                   help="--mask: values below this are known background")
+    p.add_argument("--erode-size", type=int, default=defaults.ERODE_SIZE,
+                   help="--mask: both known regions are eroded by a square of this side")
 
     build_synth_parser(sub)
-    from alphagan.export import build_export_parser
-
     build_export_parser(sub)
     return parser
 
@@ -137,8 +216,8 @@ def _os_error_line(exc: OSError) -> str:
 def check_output_dir(path: Path, option: str = "--out") -> None:
     """Refuse, before any work, an output folder that cannot be created or written.
 
-    Raises OSError-free ``InputError`` lines: ``path`` is an existing file, or its nearest
-    existing ancestor is a file or not writable. Nothing is created here.
+    Raises ``InputError`` when ``path`` is an existing file, or its nearest existing ancestor
+    is a file or not writable. Nothing is created here.
     """
     if path.exists():
         if not path.is_dir():
@@ -173,31 +252,7 @@ def _check_ancestor(path: Path, option: str) -> None:
         raise InputError(f"{option} {path}: cannot write in {parent} (permission denied)")
 
 
-def parse_device(text: str):
-    """A ``torch.device`` this machine has; UsageError for a malformed name or ``meta``,
-    InputError for a device type this machine or this torch build lacks."""
-    import torch
-
-    try:
-        device = torch.device(text)
-    except (RuntimeError, ValueError):
-        raise UsageError(f"--device: not a torch device: {text!r}") from None
-    if device.type == "cpu":
-        return device
-    if device.type == "meta":
-        raise UsageError("--device meta holds no data; choose cpu, cuda, ...")
-    backend = getattr(torch, device.type, None)
-    available = getattr(backend, "is_available", None)
-    if available is None or not available():
-        raise InputError(f"--device {text}: no {device.type} device is available on this machine "
-                         f"(or this torch build lacks it)")
-    count = getattr(backend, "device_count", None)
-    if device.index is not None and count is not None and device.index >= count():
-        raise InputError(f"--device {text}: this machine has {count()} {device.type} device(s)")
-    return device
-
-
-def _background(text: str) -> tuple[float, float, float] | np.ndarray:
+def _background(text: str) -> Any:
     from alphagan.convert import to_background
 
     try:
@@ -208,44 +263,126 @@ def _background(text: str) -> tuple[float, float, float] | np.ndarray:
         raise InputError(f"--background {text}: not a file, and {exc}") from None
 
 
-def _check_matting_args(args: argparse.Namespace) -> None:
-    """Usage and output checks shared by predict and baseline, before any model loads."""
-    from alphagan.pipeline import parse_outputs
+@dataclass
+class _Plan:
+    """A matting run as the arguments describe it."""
 
-    single = args.image is not None or args.trimap is not None
-    folder = args.image_dir is not None or args.trimap_dir is not None
-    if single == folder or (single and not (args.image and args.trimap)) or (
-        folder and not (args.image_dir and args.trimap_dir)
-    ):
-        raise UsageError("give either --image and --trimap, or --image-dir and --trimap-dir")
+    jobs: list[Any]
+    problems: list[str]
+    out_dir: Path | None
+    spec: Any
+    mask_options: Any
+    extra_inputs: list[Path]
+    single: bool = False  # one image given: a failure is the one error line
+    note: str = ""  # said after "wrote N image(s) to X", e.g. the device chosen
+
+
+_FILE_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
+
+
+def _plan_matting(args: argparse.Namespace) -> _Plan | str:
+    """Arguments -> a plan, or a usage message (str)."""
+    from alphagan.io import format_of
+    from alphagan.pipeline import MaskOptions, MattingJob, OutputSpec, pair_folders, parse_outputs
+
+    if args.image_arg is not None and args.image is not None:
+        return "give the image once: as IMAGE or as --image"
+    if args.trimap_arg is not None and args.trimap is not None:
+        return "give the trimap once: as TRIMAP or as --trimap"
+    image = args.image or args.image_arg
+    trimap = args.trimap or args.trimap_arg
+    single = image is not None or trimap is not None or args.mask is not None
+    folder = any(x is not None for x in (args.image_dir, args.trimap_dir, args.mask_dir))
+    if single == folder:
+        return ("give either IMAGE TRIMAP (or --image with --trimap or --mask), or --image-dir "
+                "with --trimap-dir or --mask-dir")
+    if single and (image is None or (trimap is None) == (args.mask is None)):
+        return "give one image and either its trimap or --mask"
+    if folder and (args.image_dir is None or (args.trimap_dir is None) == (args.mask_dir is None)):
+        return "give --image-dir and either --trimap-dir or --mask-dir"
+
+    to_file = single and args.out.suffix.lower() in _FILE_SUFFIXES and not args.out.is_dir()
     try:
-        parse_outputs(args.outputs)
+        kinds = parse_outputs(args.outputs or ("cutout" if to_file else defaults.OUTPUTS))
     except ValueError as exc:
-        raise UsageError(f"--outputs: {exc}") from None
-    check_output_dir(args.out)
+        return f"--outputs: {exc}"
+    if to_file:
+        if len(kinds) != 1:
+            return (f"-o {args.out} is one file: give one --outputs kind (got "
+                    f"{','.join(kinds)}), or an output folder")
+        fmt = format_of(args.out)
+        if args.format is not None and args.format != fmt:
+            return f"--format {args.format} does not match the file name {args.out}"
+    else:
+        fmt = args.format or "png"
+    if args.bit_depth == 16 and fmt == "webp":
+        return "--bit-depth 16: WebP stores 8 bits; use png or tiff"
+    for name in ("foreground_threshold", "background_threshold"):
+        if not 0 <= getattr(args, name) <= 255:
+            return f"--{name.replace('_', '-')} must be in 0..255"
+    if args.erode_size < 0:
+        return "--erode-size must be >= 0"
 
-
-def _run_matting(args: argparse.Namespace, estimate) -> int:
-    from alphagan.pipeline import MattingJob, pair_folders, parse_outputs, run_jobs
-
-    _check_matting_args(args)
-    single = args.image is not None
-    outputs = parse_outputs(args.outputs)
-    background = _background(args.background) if "composite" in outputs else (1.0, 1.0, 1.0)
-    problems: list[str] = []
+    extra: list[Path] = []
+    background: Any = (1.0, 1.0, 1.0)
+    if "composite" in kinds:
+        background = _background(args.background)
+        if Path(args.background).is_file():
+            extra.append(Path(args.background))
+    spec = OutputSpec(kinds, fmt, args.bit_depth, background)
+    mask_options = MaskOptions(args.foreground_threshold, args.background_threshold,
+                               args.erode_size)
     if single:
-        jobs = [MattingJob(args.image.stem, args.image, args.trimap)]
+        target = args.out if to_file else None
+        jobs = [MattingJob(image.stem, image, trimap, args.mask, target)]
+        return _Plan(jobs, [], None if to_file else args.out, spec, mask_options, extra,
+                     single=True)
+    if args.mask_dir is not None:
+        jobs, problems = pair_folders(args.image_dir, args.mask_dir, masks=True)
     else:
         jobs, problems = pair_folders(args.image_dir, args.trimap_dir)
-    report = run_jobs(jobs, estimate, args.out, outputs, background=background,
+    return _Plan(jobs, problems, args.out, spec, mask_options, extra)
+
+
+def _run_matting(args: argparse.Namespace, make_estimator: Callable[[_Plan], Any]) -> int:
+    """Plan, check, then build the estimator (the slow part) and run; returns the exit code."""
+    from alphagan import ranks
+
+    plan = _plan_matting(args)
+    if isinstance(plan, str):
+        return _usage(plan)
+    try:
+        return _run_plan(args, plan, make_estimator)
+    finally:
+        ranks.finish()
+
+
+def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_Plan], Any]) -> int:
+    from alphagan.pipeline import check_not_inputs, run_jobs
+    from alphagan.ranks import gather_lines, rank_share
+
+    check_not_inputs(plan.jobs, plan.out_dir, plan.spec, plan.extra_inputs)
+    if plan.out_dir is not None:  # before the model loads: a bad --out fails at once
+        check_output_dir(plan.out_dir)
+    else:
+        check_output_file(plan.jobs[0].target)
+    rank, world = rank_share()
+    jobs = plan.jobs[rank::world]
+    estimate = make_estimator(plan)
+    report = run_jobs(jobs, estimate, plan.out_dir, plan.spec, mask_options=plan.mask_options,
                       overwrite=args.overwrite, progress=not args.quiet)
-    failed = problems + report.failed
-    if single and failed:
-        return _error(failed[0])
-    print(f"wrote {len(report.written)} image(s) to {args.out}", file=sys.stderr)
-    if report.skipped:
-        print(f"skipped {len(report.skipped)} whose outputs exist (use --overwrite to redo): "
-              f"{', '.join(report.skipped)}", file=sys.stderr)
+    if plan.single and report.failed:
+        return _error(report.failed[0])
+    written, skipped, failed = (gather_lines(lines) for lines in
+                                (report.written, report.skipped, report.failed))
+    failed = plan.problems + failed
+    if rank != 0:
+        return 1 if failed else 0
+    target = plan.jobs[0].target if plan.single else None
+    print(f"wrote {len(written)} image(s) to {target or plan.out_dir}{plan.note}", file=sys.stderr)
+    if skipped:
+        print(f"skipped {len(skipped)} whose outputs exist (use --overwrite to redo): "
+              f"{', '.join(skipped)}", file=sys.stderr)
     if failed:
         print(f"alphagan: {len(failed)} file(s) failed:", file=sys.stderr)
         for line in failed:
@@ -260,10 +397,6 @@ def _usage(message: str) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from alphagan.checkpoint import default_checkpoint, load_model
-    from alphagan.inference import min_tile, predict_alpha, prepare_for_inference, set_threads
-
-    device = parse_device(args.device)
     tile: int | str | None = args.tile
     if args.tile == "off":
         tile = None
@@ -275,30 +408,37 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return _usage("--threads must be >= 1")
     if args.max_side is not None and args.max_side < 8:
         return _usage("--max-side must be >= 8")
-    _check_matting_args(args)
-    if args.threads is not None:
-        set_threads(args.threads)
-    checkpoint = args.checkpoint or default_checkpoint()
-    if checkpoint is None:
-        return _error("this build ships no trained generator; pass --checkpoint FILE")
-    generator = load_model(checkpoint, map_location=device)
-    if isinstance(tile, int) and tile < min_tile(generator):
-        print(f"alphagan: note: --tile {tile} is below this model's minimum of "
-              f"{min_tile(generator)} pixels (twice its context radius); using "
-              f"{min_tile(generator)}", file=sys.stderr)
-        tile = min_tile(generator)
-    model = prepare_for_inference(generator)
     options = dict(precision=args.precision, region=args.region, tile=tile,
                    max_side=args.max_side, tta=args.tta)
-    return _run_matting(args, lambda image, trimap: predict_alpha(model, image, trimap, **options))
+
+    def make_estimator(plan: _Plan) -> Callable[[Any, Any], Any]:
+        from alphagan.inference import min_tile, predict_alpha, set_threads
+        from alphagan.matting import load_prepared, pick_device
+        from alphagan.ranks import rank_device
+
+        device = rank_device(pick_device(args.device))
+        plan.note = f" (device {device}{', chosen by --device auto' if args.device == 'auto' else ''})"
+        if args.threads is not None:
+            set_threads(args.threads)
+        model = load_prepared(args.checkpoint, str(device))
+        smallest = min_tile(model)
+        if isinstance(options["tile"], int) and options["tile"] < smallest:
+            print(f"alphagan: note: --tile {options['tile']} is below this model's minimum of "
+                  f"{smallest} pixels (twice its context radius); using {smallest}",
+                  file=sys.stderr)
+            options["tile"] = smallest
+        return lambda image, trimap: predict_alpha(model, image, trimap, **options)
+
+    return _run_matting(args, make_estimator)
 
 
 def _cmd_baseline(args: argparse.Namespace) -> int:
     from alphagan.baselines import estimate_alpha_baseline
 
-    return _run_matting(
-        args, lambda image, trimap: estimate_alpha_baseline(args.method, image, trimap)
-    )
+    if args.max_side is not None and args.max_side < 8:
+        return _usage("--max-side must be >= 8")
+    return _run_matting(args, lambda plan: lambda image, trimap: estimate_alpha_baseline(
+        args.method, image, trimap, max_side=args.max_side))
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -312,22 +452,50 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         from alphagan.atomic import write_text_atomic
 
         write_text_atomic(args.json, json.dumps(result.to_json(), indent=2) + "\n")
+    if result.unmatched:
+        print(f"alphagan: {len(result.unmatched)} prediction(s) not scored:", file=sys.stderr)
+        for line in result.unmatched:
+            print(f"  {line}", file=sys.stderr)
+        return 1
     return 0
 
 
 def _cmd_trimap(args: argparse.Namespace) -> int:
-    from alphagan.io import read_alpha, read_grey, write_png
-    from alphagan.trimap import trimap_from_alpha, trimap_from_mask, trimap_to_uint8
+    from alphagan.convert import to_mask
+    from alphagan.io import read_alpha, write_image
+    from alphagan.trimap import trimap_from_alpha, trimap_from_soft_mask, trimap_to_uint8
+
+    from alphagan.io import format_of
     from alphagan.trimap import unknown_mask
 
-    if args.erode < 0 or args.dilate < 0:
-        return _usage("--erode and --dilate must be >= 0")
-    check_output_file(args.out, suffixes=(".png",))
-    if args.alpha is not None:
-        trimap = trimap_from_alpha(read_alpha(args.alpha), erode=args.erode, dilate=args.dilate)
-    else:
-        trimap = trimap_from_mask(read_grey(args.mask) > 0, erode=args.erode, dilate=args.dilate)
     source = args.alpha if args.alpha is not None else args.mask
+    if args.out.resolve() == source.resolve():
+        return _error(f"{args.out}: this output would overwrite the input {source}; choose "
+                      "another name")
+    try:
+        format_of(args.out)
+    except ValueError as exc:
+        return _usage(f"--out: {exc}")
+    check_output_file(args.out)
+    if args.alpha is not None:
+        erode = 10 if args.erode is None else args.erode
+        dilate = 10 if args.dilate is None else args.dilate
+        if erode < 0 or dilate < 0:
+            return _usage("--erode and --dilate must be >= 0")
+        trimap = trimap_from_alpha(read_alpha(args.alpha), erode=erode, dilate=dilate)
+    else:
+        if args.erode is not None or args.dilate is not None:
+            return _usage("--erode and --dilate apply to --alpha; for --mask use --erode-size "
+                          "and the thresholds")
+        if args.erode_size < 0:
+            return _usage("--erode-size must be >= 0")
+        for name in ("foreground_threshold", "background_threshold"):
+            if not 0 <= getattr(args, name) <= 255:
+                return _usage(f"--{name.replace('_', '-')} must be in 0..255")
+        trimap = trimap_from_soft_mask(
+            to_mask(args.mask, name=str(args.mask)), name=str(args.mask),
+            foreground_threshold=args.foreground_threshold,
+            background_threshold=args.background_threshold, erode_size=args.erode_size)
     unknown = unknown_mask(trimap)
     if not unknown.any():  # nothing to matte
         why = ("it is empty" if (trimap <= 0).all() else "it is full" if (trimap >= 1).all()
@@ -337,7 +505,7 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
     if unknown.all():
         raise InputError(f"{source}: gives a trimap without known pixels (--erode/--dilate "
                          f"wider than the object?); nothing written")
-    write_png(args.out, trimap_to_uint8(trimap))
+    write_image(args.out, trimap_to_uint8(trimap))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -368,24 +536,19 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from alphagan.baselines import estimate_alpha_baseline
-    from alphagan.checkpoint import default_checkpoint
     from alphagan.demo import run_demo
 
     check_output_dir(args.out)
-    checkpoint = args.checkpoint or (None if args.method else default_checkpoint())
-    if checkpoint is not None:
-        from alphagan.checkpoint import load_model
-        from alphagan.inference import predict_alpha
-
-        model = load_model(checkpoint)
-        run_demo(args.out, lambda i, t: predict_alpha(model, i, t),
-                 f"AlphaGAN ({checkpoint.name})")
+    if args.method:
+        run_demo(args.out, lambda i, t: estimate_alpha_baseline(args.method, i, t),
+                 f"baseline {args.method}")
         return 0
-    method = args.method or "cf"
-    if not args.method:
-        print("no trained generator ships with this build; using closed-form matting",
-              file=sys.stderr)
-    run_demo(args.out, lambda i, t: estimate_alpha_baseline(method, i, t), f"baseline {method}")
+    from alphagan.inference import predict_alpha
+    from alphagan.matting import load_prepared
+
+    model = load_prepared(args.checkpoint, "cpu")
+    name = args.checkpoint.name if args.checkpoint else defaults.MODEL_NAME
+    run_demo(args.out, lambda i, t: predict_alpha(model, i, t), f"AlphaGAN ({name})")
     return 0
 
 

@@ -1,13 +1,15 @@
 """Score a folder of predicted alphas against ground truth with the DIM metrics.
 
 Files are paired by stem (file name without extension) across the prediction, ground-truth
-and trimap folders; every stem must be present in all three.
+and trimap folders. Every prediction with a ground truth and a trimap is scored; the
+ground-truth and trimap folders may hold more (a benchmark's full set), and predictions
+without a counterpart are listed, not scored.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,8 @@ class EvaluationResult:
 
     per_image: dict[str, dict[str, float]]
     mean: dict[str, float]
+    # one line per prediction that was not scored (no ground truth or no trimap)
+    unmatched: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """``{"mean": {metric: value}, "per_image": {stem: {metric: value}}}``, plain floats."""
@@ -52,15 +56,24 @@ def evaluate_folders(
     are read as stored (8-bit, 16-bit, grey/RGB/palette); trimaps go through
     :func:`alphagan.trimap.read_trimap` (near levels snapped, non-trimaps refused). ``per_image`` is keyed by stem, in sorted order.
 
-    Raises ``InputError`` for a missing or empty folder, a stem that is not in all three
-    folders (the message lists every such file), two files with one stem in a folder, an
-    undecodable file, or files of one stem with different sizes.
+    Predictions without a ground truth or a trimap of their stem are listed in ``unmatched``
+    (one line each, naming the file and what is missing); extra ground truths and trimaps are
+    ignored. Raises ``InputError`` for a missing or empty folder, no prediction that can be
+    scored, two files with one stem in a folder, an undecodable file, or files of one stem
+    with different sizes.
     """
     folders = {"pred": Path(pred_dir), "gt": Path(gt_dir), "trimap": Path(trimap_dir)}
     listings = {role: _list_images(folder, role) for role, folder in folders.items()}
-    _check_pairing(listings, folders)
+    unmatched = _unmatched(listings, folders)
+    scorable = [s for s in sorted(listings["pred"])
+                if s in listings["gt"] and s in listings["trimap"]]
+    if not scorable:
+        raise InputError(
+            f"no prediction in {folders['pred']} has both a ground truth in {folders['gt']} "
+            f"and a trimap in {folders['trimap']} (files are paired by name without extension)"
+        )
     per_image: dict[str, dict[str, float]] = {}
-    for stem in sorted(listings["pred"]):
+    for stem in scorable:
         paths = {role: listing[stem] for role, listing in listings.items()}
         # read_grey keeps 8-bit files as uint8, so the metrics see the exact integers; colour
         # or transparent files (a cut-out given as a prediction) are refused, not misread
@@ -78,7 +91,7 @@ def evaluate_folders(
         except InputError as exc:
             raise InputError(f"{paths['trimap']}: {exc}") from exc
     mean = {k: float(np.mean([scores[k] for scores in per_image.values()])) for k in METRIC_NAMES}
-    return EvaluationResult(per_image=per_image, mean=mean)
+    return EvaluationResult(per_image=per_image, mean=mean, unmatched=unmatched)
 
 
 def format_table(result: EvaluationResult) -> str:
@@ -105,20 +118,12 @@ def _list_images(folder: Path, role: str) -> dict[str, Path]:
     return found
 
 
-def _check_pairing(listings: dict[str, dict[str, Path]], folders: dict[str, Path]) -> None:
-    """Raise ``InputError`` listing every file whose stem is missing from another folder."""
-    all_stems = set().union(*listings.values())
-    problems = []
-    for stem in sorted(all_stems):
-        missing = [role for role in listings if stem not in listings[role]]
-        if not missing:
-            continue
-        where = ", ".join(f"the {role} folder {folders[role]}" for role in missing)
-        for role, listing in listings.items():
-            if stem in listing:
-                problems.append(f"  {listing[stem]} ({role}): no {stem}.* in {where}")
-    if problems:
-        raise InputError(
-            f"{len(problems)} file(s) have no counterpart (files are paired by name without "
-            "extension):\n" + "\n".join(problems)
-        )
+def _unmatched(listings: dict[str, dict[str, Path]], folders: dict[str, Path]) -> list[str]:
+    """One line per prediction whose stem is missing from the ground-truth or trimap folder."""
+    lines = []
+    for stem, path in sorted(listings["pred"].items()):
+        missing = [role for role in ("gt", "trimap") if stem not in listings[role]]
+        if missing:
+            where = " and ".join(f"the {role} folder {folders[role]}" for role in missing)
+            lines.append(f"{path}: no {stem}.* in {where}")
+    return lines

@@ -38,6 +38,7 @@ from torch import nn
 import alphagan.models.generator as _generator_module
 from alphagan.atomic import atomic_path
 from alphagan.errors import InputError, UsageError
+from alphagan.subparsers import build_export_parser
 
 __all__ = ["ExportFormat", "export_model", "build_export_parser", "run_export", "TRACE_SIZE"]
 
@@ -149,18 +150,6 @@ def _traceable_unpool() -> Iterator[None]:
         yield
     finally:
         _generator_module.F = original
-
-
-def build_export_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``export`` subcommand to an ``add_subparsers()`` object; returns its parser."""
-    p = subparsers.add_parser("export", help="export a generator to ONNX or TorchScript")
-    p.add_argument("--format", choices=["onnx", "torchscript"], required=True,
-                   help="onnx (needs the extra: pip install 'alphagan[onnx]') or torchscript")
-    p.add_argument("--checkpoint", type=Path,
-                   help="generator .safetensors file; default: the model shipped with the package")
-    p.add_argument("--out", type=Path, required=True, help="the file to write")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
-    return p
 
 
 def run_export(args: argparse.Namespace) -> int:

@@ -39,6 +39,9 @@ __all__ = [
     "grey_levels",
     "write_png",
     "encode_png",
+    "write_image",
+    "encode_image",
+    "OUTPUT_FORMATS",
     "list_images",
     "scan_images",
     "shared_stem_problems",
@@ -199,6 +202,8 @@ def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
         if _is_16bit_png(data):
             _check_pixels(name, *_png_size(data))
             pixels = _decode_16bit_png(data, keep_alpha)
+        elif (tiff16 := _decode_16bit_tiff(data, keep_alpha)) is not None:
+            pixels = tiff16
         else:
             pixels = _decode_with_pil(data, name, keep_alpha)
     except InputError:
@@ -299,6 +304,23 @@ def _decode_16bit_png(data: bytes, keep_alpha: bool = False) -> np.ndarray | Non
     return np.ascontiguousarray(_apply_orientation(decoded, _png_exif_orientation(data)))
 
 
+def _decode_16bit_tiff(data: bytes, keep_alpha: bool) -> np.ndarray | None:
+    """A 16-bit TIFF (as ``--bit-depth 16`` writes) decoded by OpenCV; None for any other
+    file (Pillow reads 16-bit colour TIFFs only as 8 bits). Orientation tags are not applied."""
+    if data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return None
+    decoded = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if decoded is None or decoded.dtype != np.uint16:
+        return None
+    if decoded.ndim == 3 and decoded.shape[2] == 1:
+        return decoded[:, :, 0]
+    if decoded.ndim == 3 and decoded.shape[2] == 4 and keep_alpha:
+        return np.ascontiguousarray(decoded[:, :, [2, 1, 0, 3]])
+    if decoded.ndim == 3:
+        return np.ascontiguousarray(decoded[:, :, 2::-1] if decoded.shape[2] >= 3 else decoded[:, :, 0])
+    return decoded
+
+
 def _png_exif_orientation(data: bytes) -> int:
     """The EXIF orientation (1..8) stored in a PNG's eXIf chunk, 1 if there is none."""
     offset = 8
@@ -362,7 +384,43 @@ def encode_png(array: np.ndarray, *, bit_depth: int = 8) -> bytes:
     return _encode_png(np.asarray(array), bit_depth)
 
 
-def _encode_png(array: np.ndarray, bit_depth: int) -> bytes:
+# Output format -> file suffix, and the bit depths each can store.
+OUTPUT_FORMATS = {"png": ".png", "webp": ".webp", "tiff": ".tif"}
+_SUFFIX_FORMATS = {".png": "png", ".webp": "webp", ".tif": "tiff", ".tiff": "tiff"}
+_FORMAT_DEPTHS = {"png": (8, 16), "webp": (8,), "tiff": (8, 16)}
+
+
+def format_of(path: PathLike) -> str:
+    """The output format a file name asks for (png, webp, tiff); ValueError for others."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIX_FORMATS:
+        raise ValueError(
+            f"{path}: cannot write {suffix or 'a name without extension'}; use .png, .webp, "
+            ".tif or .tiff"
+        )
+    return _SUFFIX_FORMATS[suffix]
+
+
+def write_image(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> None:
+    """Write an array as PNG, WebP (lossless) or TIFF, chosen by the file's suffix, atomically.
+
+    ``array`` as for :func:`write_png`. PNG and TIFF store 8 or 16 bits per channel, WebP
+    8 only (a ValueError otherwise). Straight (non-premultiplied) alpha in every format.
+    """
+    write_bytes_atomic(Path(path), encode_image(path, array, bit_depth=bit_depth))
+
+
+def encode_image(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> bytes:
+    """The bytes :func:`write_image` would write to ``path`` (format from its suffix), so a
+    caller can encode several outputs before writing any of them."""
+    kind = format_of(path)
+    if bit_depth not in _FORMAT_DEPTHS[kind]:
+        raise ValueError(f"{path}: {kind} stores {' or '.join(map(str, _FORMAT_DEPTHS[kind]))}-bit "
+                         f"images, not {bit_depth}-bit")
+    return _encode_png(np.asarray(array), bit_depth, kind)
+
+
+def _encode_png(array: np.ndarray, bit_depth: int, kind: str = "png") -> bytes:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))):
@@ -391,13 +449,35 @@ def _encode_png(array: np.ndarray, bit_depth: int) -> bytes:
     else:
         raise ValueError(f"expected a float, uint8 or uint16 array, got dtype {array.dtype}")
 
+    if kind == "tiff":
+        return _encode_tiff(pixels)
     if pixels.ndim == 3:  # OpenCV wants BGR(A)
         order = [2, 1, 0] if pixels.shape[2] == 3 else [2, 1, 0, 3]
         pixels = pixels[:, :, order]
-    ok, buffer = cv2.imencode(".png", np.ascontiguousarray(pixels))
+    params: list[int] = []
+    if kind == "webp":
+        params = [cv2.IMWRITE_WEBP_QUALITY, 101]  # above 100: lossless
+    ok, buffer = cv2.imencode(OUTPUT_FORMATS[kind], np.ascontiguousarray(pixels), params)
     if not ok:
-        raise ValueError("OpenCV could not encode the array as PNG")
+        raise ValueError(f"OpenCV could not encode the array as {kind.upper()}")
     return buffer.tobytes()
+
+
+def _encode_tiff(pixels: np.ndarray) -> bytes:
+    """RGB(A) or grey pixels -> deflate-compressed TIFF bytes, the fourth channel tagged as
+    unassociated (straight) alpha so compositing programs read it as transparency (OpenCV's
+    writer leaves it untagged)."""
+    import tifffile  # only when a TIFF is written
+
+    buffer = io.BytesIO()
+    rgba = pixels.ndim == 3 and pixels.shape[2] == 4
+    tifffile.imwrite(
+        buffer, np.ascontiguousarray(pixels),
+        photometric="rgb" if pixels.ndim == 3 else "minisblack",
+        extrasamples=["unassalpha"] if rgba else None,
+        compression="zlib",
+    )
+    return buffer.getvalue()
 
 
 # --------------------------------------------------------------------------------------------

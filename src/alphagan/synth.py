@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from alphagan.errors import InputError, UsageError
+from alphagan.subparsers import build_synth_parser
 
 __all__ = [
     "SUPERSAMPLE",
@@ -1011,25 +1012,6 @@ def write_synth_dataset(out: Path, *, count: int, seed: int = 0, size: int = 640
 
 # --------------------------------------------------------------------------------------------
 # Command line (wired into ``alphagan`` by cli.py)
-
-
-def build_synth_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``synth`` subcommand to ``subparsers``; returns its parser."""
-    p = subparsers.add_parser(
-        "synth", help="write procedural training foregrounds (fg + alpha) with known alpha")
-    p.add_argument("--out", type=Path, required=True,
-                   help="output folder: OUT/fg/<name>.png and OUT/alpha/<name>.png")
-    p.add_argument("--count", type=int, required=True, help="procedural foregrounds to make")
-    p.add_argument("--seed", type=int, default=0, help="item i uses seed (SEED, i)")
-    p.add_argument("--size", type=int, default=640, help="side of the square foregrounds")
-    p.add_argument("--alpha-shapes", type=Path,
-                   help="also texture every alpha matte in this folder (shape_<stem>)")
-    p.add_argument("--exclude", default="",
-                   help="comma-separated alpha-shape stems to leave out, e.g. GT02,GT08")
-    p.add_argument("--max-side", type=int, default=1024,
-                   help="downscale alpha shapes to this long side (default: %(default)s)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    return p
 
 
 def run_synth(args: argparse.Namespace) -> int:
