@@ -17,6 +17,11 @@ Sections (each measurement runs in a fresh child process, so its peak memory is 
   unknown region, flip TTA), the shipped model on the whole image and on the unknown region
   without TTA (the saving of ``--region unknown``), and ``baseline`` cf/knn/lkm on the same
   alphamatting.com scenes (Trimap1, about 800x600): seconds per image, peak RSS.
+- ``cli``: one photo from the command line, as a user runs it: ``alphagan predict IMAGE
+  TRIMAP -o DIR`` (shipped model, default options and outputs) against ``alphagan baseline
+  --method cf`` with the same files and outputs; wall seconds of the whole process (Python
+  start, imports, model load, matting, foreground, writing), median of ``--repeats`` runs
+  alternating the two.
 - ``precision``: the effect of ``--precision bf16`` on the shipped model's mean SAD over all
   18 alphamatting.com training scenes in ../shared x 2 trimaps.
 - ``metrics``: SAD+MSE+Grad+Conn on one real 800x600 image (median of 5).
@@ -52,7 +57,8 @@ DEFAULT_OUT = REPO / "benchmarks" / "results" / "bench.json"
 SIZES = {"800x600": (600, 800), "1920x1080": (1080, 1920), "3840x2160": (2160, 3840)}
 QUICK_SIZES = {"160x120": (120, 160), "320x240": (240, 320)}
 SCENES = ["GT01", "GT04", "GT07", "GT09", "GT12", "GT15", "GT18", "GT21", "GT25"]  # 9 of the 18
-SECTIONS = ("models", "region", "scenes", "highres", "precision", "metrics", "data", "train", "onnx")
+SECTIONS = ("models", "region", "scenes", "cli", "highres", "precision", "metrics", "data",
+            "train", "onnx")
 MARK_START, MARK_END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 
@@ -297,6 +303,30 @@ def child_precision() -> dict:
             "mean_abs_alpha_diff_unknown": statistics.mean(diffs)}
 
 
+def child_cli(stem: str, repeats: int) -> dict:
+    """Whole-process seconds of one-photo ``predict`` and ``baseline --method cf``."""
+    import tempfile
+
+    from alphagan.io import read_image
+
+    image = DATA / "alphamatting" / "input_training_lowres" / f"{stem}.png"
+    trimap = DATA / "alphamatting" / "trimap_training_lowres" / "Trimap1" / f"{stem}.png"
+    height, width = read_image(image).shape[:2]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    commands = {"predict": ["predict"], "baseline cf": ["baseline", "--method", "cf"]}
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    with tempfile.TemporaryDirectory() as out:
+        for _ in range(repeats):
+            for name, command in commands.items():
+                start = time.perf_counter()
+                subprocess.run([sys.executable, "-m", "alphagan", *command, str(image),
+                                str(trimap), "-o", str(Path(out) / name), "--overwrite",
+                                "--quiet"], check=True, env=env, capture_output=True)
+                times[name].append(time.perf_counter() - start)
+    return {"size": f"{width}x{height}", "stem": stem,
+            **{name: statistics.median(t) for name, t in times.items()}}
+
+
 def child_metrics(repeats: int) -> dict:
     import cv2
 
@@ -402,7 +432,7 @@ CHILDREN: dict[str, Callable[..., dict]] = {
     "region": child_region,
     "precision": child_precision,
     "metrics": child_metrics,
-    "data": child_data, "train": child_train, "onnx": child_onnx,
+    "data": child_data, "train": child_train, "onnx": child_onnx, "cli": child_cli,
 }
 
 
@@ -455,6 +485,8 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
         methods += ["knn", "lkm"]
     for method in methods:
         jobs.append(("scenes", method, {"kind": "scenes", "method": method, "scenes": scenes}))
+    jobs.append(("cli", "one photo", {"kind": "cli", "stem": "GT01",
+                                      "repeats": 1 if args.quick else args.repeats}))
     if not args.quick:
         jobs.append(("highres", "GT04 3280x2310", {"kind": "highres"}))
         jobs.append(("precision", "shipped bf16 vs fp32", {"kind": "precision"}))
@@ -476,7 +508,7 @@ def plan(args: argparse.Namespace) -> list[tuple[str, str, dict]]:
             jobs.append(("onnx", f"{model} {size}", {"kind": "onnx", "model": model,
                                                      "height": h, "width": w,
                                                      "repeats": args.repeats}))
-    needs_shared = {"scenes", "highres", "precision", "metrics", "data"}
+    needs_shared = {"scenes", "cli", "highres", "precision", "metrics", "data"}
     return [j for j in jobs if j[0] in args.only and (j[0] not in needs_shared
                                                       or _have_shared())]
 
@@ -559,6 +591,14 @@ def render(results: dict[str, dict[str, dict]], threads: int) -> str:
                     f"images | {_fmt(r.get('mean_sad_fp32'), '.4f')} -> "
                     f"{_fmt(r.get('mean_sad_bf16'), '.4f')} "
                     f"({_fmt(100 * r['relative_change'] if 'relative_change' in r else None, '+.3f')}%) |")
+    for label, r in results.get("cli", {}).items():
+        if "error" in r:
+            rows.append(f"| one photo from the command line | error: {r['error']} |")
+            continue
+        rows.append(f"| one photo from the command line ({r.get('stem')}, {r.get('size')}, "
+                    f"default outputs, whole process): `alphagan predict` vs `alphagan "
+                    f"baseline --method cf` | {_fmt(r.get('predict'), '.2f')} s vs "
+                    f"{_fmt(r.get('baseline cf'), '.2f')} s |")
     for label, r in results.get("metrics", {}).items():
         rows.append(f"| metrics: SAD+MSE+Grad+Conn, {r.get('size')} | "
                     f"{_fmt(r.get('seconds'), '.3f')} s/image |")

@@ -181,10 +181,16 @@ def max_unpool(values: torch.Tensor, indices: torch.Tensor, size: torch.Size) ->
     channels_last = values.is_contiguous(memory_format=torch.channels_last) and not (
         values.is_contiguous()
     )
-    if values.device.type == "cpu":
-        # ``size`` stays as given (not int()-ed) so that export tracing records it as dynamic
+    if torch.jit.is_tracing():
+        # export: F is swapped for a traceable form; ``size`` stays symbolic (not int()-ed)
         out = F.max_unpool2d(values.contiguous(), indices.contiguous(), kernel_size=2,
                              stride=2, output_size=size)
+    elif values.device.type == "cpu":
+        # The aten op directly: F.max_unpool2d's Python size check imports sympy-based shape
+        # machinery on first use (0.3-0.8 s of a one-photo CLI run) to validate what the
+        # encoder's own shapes already guarantee.
+        out = torch._C._nn.max_unpool2d(values.contiguous(), indices.contiguous(),
+                                        [int(size[0]), int(size[1])])
     else:
         out = scatter_unpool(values, indices, int(size[0]), int(size[1]))
     return out.contiguous(memory_format=torch.channels_last) if channels_last else out
