@@ -313,17 +313,27 @@ def child_cli(stem: str, repeats: int) -> dict:
     trimap = DATA / "alphamatting" / "trimap_training_lowres" / "Trimap1" / f"{stem}.png"
     height, width = read_image(image).shape[:2]
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    commands = {"predict": ["predict"], "baseline cf": ["baseline", "--method", "cf"]}
+    env.pop("OMP_WAIT_POLICY", None)
+    files = [str(image), str(trimap)]
+    commands = {
+        "predict": (["-m", "alphagan", "predict", *files], {}),
+        "baseline cf": (["-m", "alphagan", "baseline", "--method", "cf", *files], {}),
+        # OpenMP's default (spinning idle threads), to show what PASSIVE changes
+        "predict, OMP_WAIT_POLICY=ACTIVE": (["-m", "alphagan", "predict", *files],
+                                            {"OMP_WAIT_POLICY": "ACTIVE"}),
+        "import torch": (["-c", "import torch"], {}),
+    }
     times: dict[str, list[float]] = {name: [] for name in commands}
     with tempfile.TemporaryDirectory() as out:
         for _ in range(repeats):
-            for name, command in commands.items():
+            for name, (command, extra) in commands.items():
+                outputs = [] if name == "import torch" else [
+                    "-o", str(Path(out) / name.split(",")[0]), "--overwrite", "--quiet"]
                 start = time.perf_counter()
-                subprocess.run([sys.executable, "-m", "alphagan", *command, str(image),
-                                str(trimap), "-o", str(Path(out) / name), "--overwrite",
-                                "--quiet"], check=True, env=env, capture_output=True)
+                subprocess.run([sys.executable, *command, *outputs], check=True,
+                               env={**env, **extra}, capture_output=True)
                 times[name].append(time.perf_counter() - start)
-    return {"size": f"{width}x{height}", "stem": stem,
+    return {"size": f"{width}x{height}", "stem": stem, "load_average": os.getloadavg()[0],
             **{name: statistics.median(t) for name, t in times.items()}}
 
 
@@ -599,6 +609,10 @@ def render(results: dict[str, dict[str, dict]], threads: int) -> str:
                     f"default outputs, whole process): `alphagan predict` vs `alphagan "
                     f"baseline --method cf` | {_fmt(r.get('predict'), '.2f')} s vs "
                     f"{_fmt(r.get('baseline cf'), '.2f')} s |")
+        if "import torch" in r:
+            rows.append(f"| `python -c 'import torch'` alone; predict with OMP_WAIT_POLICY=ACTIVE | "
+                        f"{_fmt(r.get('import torch'), '.2f')} s; "
+                        f"{_fmt(r.get('predict, OMP_WAIT_POLICY=ACTIVE'), '.2f')} s |")
     for label, r in results.get("metrics", {}).items():
         rows.append(f"| metrics: SAD+MSE+Grad+Conn, {r.get('size')} | "
                     f"{_fmt(r.get('seconds'), '.3f')} s/image |")

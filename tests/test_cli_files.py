@@ -13,29 +13,15 @@ import numpy as np
 import pytest
 
 import alphagan
-from alphagan.checkpoint import save_model
 from alphagan.cli import build_parser, main
 from alphagan.errors import InputError
 from alphagan.examples import make_example
 from alphagan.io import read_alpha, read_grey, read_image, read_mask, write_png
 from alphagan.memory import check_baseline_memory
-from alphagan.models import AlphaGANGenerator
 from alphagan.trimap import trimap_from_soft_mask, trimap_to_uint8
-from tests.helpers import TINY_CONFIG
+from tests.test_cli import checkpoint, scene  # noqa: F401 - shared fixtures
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    save_model(AlphaGANGenerator(TINY_CONFIG).eval(), path)
-    return path
-
-
-@pytest.fixture(scope="module")
-def scene():
-    return make_example(72, 96, seed=3)
 
 
 @pytest.fixture()
@@ -56,13 +42,18 @@ def test_positional_pair_writes_exactly_the_named_file(tmp_path, checkpoint, pai
     assert predict(checkpoint, image, trimap, "-o", out) == 0
     assert sorted(p.name for p in out.parent.iterdir()) == ["cut.png"]
     cut = read_mask(out)  # the RGBA cut-out: its alpha is the matte
+    out.write_bytes(b"stale")  # a named file is written again, not skipped
+    assert predict(checkpoint, image, trimap, "-o", out) == 0
+    assert np.array_equal(read_mask(out), cut)
     assert predict(checkpoint, image, trimap, "-o", tmp_path / "a.png", "--outputs",
                    "alpha") == 0
     assert np.array_equal(cut, read_grey(tmp_path / "a.png"))
     assert read_image(out).shape == (72, 96, 3)
-    # several kinds cannot go into one file
+    # several kinds cannot go into one file; JPEG has no alpha
     assert predict(checkpoint, image, trimap, "-o", tmp_path / "b.png", "--outputs",
                    "alpha,cutout") == 2
+    assert predict(checkpoint, image, trimap, "-o", tmp_path / "b.jpg") == 2
+    assert not (tmp_path / "b.png").exists() and not (tmp_path / "b.jpg").exists()
 
 
 def test_mask_instead_of_a_trimap_and_the_trimap_it_used(tmp_path, checkpoint, pair,

@@ -27,7 +27,12 @@ __all__ = ["main", "build_parser"]
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
                      argparse.RawDescriptionHelpFormatter):
-    """Defaults shown after every option; examples (the epilog) kept as written."""
+    """Defaults shown after every option that has one; examples (the epilog) kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
 EXAMPLES = {
@@ -56,6 +61,25 @@ EXAMPLES = {
 }
 
 
+def _add_mask_options(group: Any) -> None:
+    group.add_argument("--foreground-threshold", type=int, default=defaults.FOREGROUND_THRESHOLD,
+                       help="mask: values above this (0..255) are known foreground")
+    group.add_argument("--background-threshold", type=int, default=defaults.BACKGROUND_THRESHOLD,
+                       help="mask: values below this are known background")
+    group.add_argument("--erode-size", type=int, default=defaults.ERODE_SIZE,
+                       help="mask: both known regions are eroded by a square of this side")
+
+
+def _mask_option_problem(args: argparse.Namespace) -> str | None:
+    """A usage message for out-of-range mask options, else None."""
+    for name in ("foreground_threshold", "background_threshold"):
+        if not 0 <= getattr(args, name) <= 255:
+            return f"--{name.replace('_', '-')} must be in 0..255"
+    if args.erode_size < 0:
+        return "--erode-size must be >= 0"
+    return None
+
+
 def _add_matting_io(p: argparse.ArgumentParser) -> None:
     p.add_argument("image_arg", nargs="?", type=Path, metavar="IMAGE",
                    help="an image file (same as --image)")
@@ -70,14 +94,8 @@ def _add_matting_io(p: argparse.ArgumentParser) -> None:
     src.add_argument("--image-dir", type=Path, help="a folder of images")
     src.add_argument("--trimap-dir", type=Path, help="a folder of trimaps with the same stems")
     src.add_argument("--mask-dir", type=Path, help="a folder of masks with the same stems")
-    masks = p.add_argument_group(
-        "mask to trimap (rembg's alpha-matting convention, 0..255 scale)")
-    masks.add_argument("--foreground-threshold", type=int, default=defaults.FOREGROUND_THRESHOLD,
-                       help="mask values above this are known foreground")
-    masks.add_argument("--background-threshold", type=int, default=defaults.BACKGROUND_THRESHOLD,
-                       help="mask values below this are known background")
-    masks.add_argument("--erode-size", type=int, default=defaults.ERODE_SIZE,
-                       help="both known regions are eroded by a square of this side")
+    _add_mask_options(p.add_argument_group(
+        "mask to trimap (rembg's alpha-matting convention, 0..255 scale)"))
     out = p.add_argument_group("output")
     out.add_argument("-o", "--out", type=Path, required=True,
                      help="a file (name.png|.webp|.tif, one image: one output) or a folder "
@@ -188,12 +206,7 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
                    "(default: 10)")
     p.add_argument("--dilate", type=int, help="--alpha: pixels of background made unknown "
                    "(default: 10)")
-    p.add_argument("--foreground-threshold", type=int, default=defaults.FOREGROUND_THRESHOLD,
-                   help="--mask: values above this (0..255) are known foreground")
-    p.add_argument("--background-threshold", type=int, default=defaults.BACKGROUND_THRESHOLD,
-                   help="--mask: values below this are known background")
-    p.add_argument("--erode-size", type=int, default=defaults.ERODE_SIZE,
-                   help="--mask: both known regions are eroded by a square of this side")
+    _add_mask_options(p)
 
     build_synth_parser(sub)
     build_export_parser(sub)
@@ -302,7 +315,11 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
     if folder and (args.image_dir is None or (args.trimap_dir is None) == (args.mask_dir is None)):
         return "give --image-dir and either --trimap-dir or --mask-dir"
 
-    to_file = single and args.out.suffix.lower() in _FILE_SUFFIXES and not args.out.is_dir()
+    suffix = args.out.suffix.lower()
+    if single and suffix in (".jpg", ".jpeg", ".bmp") and not args.out.is_dir():
+        return (f"-o {args.out}: cannot write {suffix} (no alpha, or lossy); name a .png, .webp "
+                "or .tif file, or a folder")
+    to_file = single and suffix in _FILE_SUFFIXES and not args.out.is_dir()
     try:
         kinds = parse_outputs(args.outputs or ("cutout" if to_file else defaults.OUTPUTS))
     except ValueError as exc:
@@ -318,11 +335,9 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         fmt = args.format or "png"
     if args.bit_depth == 16 and fmt == "webp":
         return "--bit-depth 16: WebP stores 8 bits; use png or tiff"
-    for name in ("foreground_threshold", "background_threshold"):
-        if not 0 <= getattr(args, name) <= 255:
-            return f"--{name.replace('_', '-')} must be in 0..255"
-    if args.erode_size < 0:
-        return "--erode-size must be >= 0"
+    problem = _mask_option_problem(args)
+    if problem:
+        return problem
 
     extra: list[Path] = []
     background: Any = (1.0, 1.0, 1.0)
@@ -373,9 +388,12 @@ def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_
     if set(plan.spec.kinds) & {"foreground", "cutout", "composite"}:
         # after torch's import (both are Python-bound), during the network's run (not)
         _import_in_background("pymatting")
+    # A file named with -o is written even if it exists: the name is the instruction (folders
+    # skip existing outputs unless --overwrite, so an interrupted batch resumes).
+    named = bool(plan.jobs) and plan.jobs[0].target is not None
     report = run_jobs(jobs, estimate, plan.out_dir, plan.spec, mask_options=plan.mask_options,
-                      overwrite=args.overwrite, progress=not args.quiet)
-    if plan.single and report.failed:
+                      overwrite=args.overwrite or named, progress=not args.quiet)
+    if plan.single and report.failed and world == 1:
         return _error(report.failed[0])
     written, skipped, failed = (gather_lines(lines) for lines in
                                 (report.written, report.skipped, report.failed))
@@ -513,11 +531,9 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
         if args.erode is not None or args.dilate is not None:
             return _usage("--erode and --dilate apply to --alpha; for --mask use --erode-size "
                           "and the thresholds")
-        if args.erode_size < 0:
-            return _usage("--erode-size must be >= 0")
-        for name in ("foreground_threshold", "background_threshold"):
-            if not 0 <= getattr(args, name) <= 255:
-                return _usage(f"--{name.replace('_', '-')} must be in 0..255")
+        problem = _mask_option_problem(args)
+        if problem:
+            return _usage(problem)
         trimap = trimap_from_soft_mask(
             to_mask(args.mask, name=str(args.mask)), name=str(args.mask),
             foreground_threshold=args.foreground_threshold,
