@@ -322,12 +322,13 @@ def child_cli(stem: str, repeats: int) -> dict:
         "predict, OMP_WAIT_POLICY=ACTIVE": (["-m", "alphagan", "predict", *files],
                                             {"OMP_WAIT_POLICY": "ACTIVE"}),
         "import torch": (["-c", "import torch"], {}),
+        "alphagan --help": (["-m", "alphagan", "--help"], {}),
     }
     times: dict[str, list[float]] = {name: [] for name in commands}
     with tempfile.TemporaryDirectory() as out:
         for _ in range(repeats):
             for name, (command, extra) in commands.items():
-                outputs = [] if name == "import torch" else [
+                outputs = [] if name in ("import torch", "alphagan --help") else [
                     "-o", str(Path(out) / name.split(",")[0]), "--overwrite", "--quiet"]
                 start = time.perf_counter()
                 subprocess.run([sys.executable, *command, *outputs], check=True,
@@ -610,8 +611,9 @@ def render(results: dict[str, dict[str, dict]], threads: int) -> str:
                     f"baseline --method cf` | {_fmt(r.get('predict'), '.2f')} s vs "
                     f"{_fmt(r.get('baseline cf'), '.2f')} s |")
         if "import torch" in r:
-            rows.append(f"| `python -c 'import torch'` alone; predict with OMP_WAIT_POLICY=ACTIVE | "
-                        f"{_fmt(r.get('import torch'), '.2f')} s; "
+            rows.append(f"| `python -c 'import torch'` alone; `alphagan --help`; predict with "
+                        f"OMP_WAIT_POLICY=ACTIVE | {_fmt(r.get('import torch'), '.2f')} s; "
+                        f"{_fmt(r.get('alphagan --help'), '.2f')} s; "
                         f"{_fmt(r.get('predict, OMP_WAIT_POLICY=ACTIVE'), '.2f')} s |")
     for label, r in results.get("metrics", {}).items():
         rows.append(f"| metrics: SAD+MSE+Grad+Conn, {r.get('size')} | "
