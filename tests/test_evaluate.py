@@ -145,31 +145,41 @@ def test_missing_and_empty_folders(tmp_path: Path, folders) -> None:
 def test_two_files_with_one_stem(folders) -> None:
     pred_dir, gt_dir, trimap_dir, arrays = folders
     Image.fromarray(arrays["a"][0]).save(pred_dir / "a.bmp")
-    with pytest.raises(InputError, match=r"two images share the stem 'a': a\.bmp and a\.png"):
-        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    result = evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    assert result.unmatched[:2] == [
+        f"{pred_dir / 'a.bmp'}: shares the stem 'a' with a.png (files are paired by stem; "
+        "rename one)",
+        f"{pred_dir / 'a.png'}: shares the stem 'a' with a.bmp (files are paired by stem; "
+        "rename one)",
+    ]
+    assert sorted(result.per_image) == ["b", "c"]  # the rest is scored
 
 
 def test_size_mismatch_names_the_files(folders) -> None:
     pred_dir, gt_dir, trimap_dir, _ = folders
     Image.fromarray(np.zeros((6, 9), np.uint8)).save(pred_dir / "b.png")
-    with pytest.raises(InputError, match="sizes differ") as info:
-        evaluate_folders(pred_dir, gt_dir, trimap_dir)
-    assert f"{pred_dir / 'b.png'} is 9x6" in str(info.value)
-    assert f"{gt_dir / 'b.png'} is 8x6" in str(info.value)
+    result = evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    [line] = result.unmatched
+    assert line.startswith(f"{pred_dir / 'b.png'}: image sizes differ")
+    assert f"{pred_dir / 'b.png'} is 9x6" in line and f"{gt_dir / 'b.png'} is 8x6" in line
+    assert sorted(result.per_image) == ["a", "c"]
 
 
 def test_undecodable_file_is_named(folders) -> None:
     pred_dir, gt_dir, trimap_dir, _ = folders
     (pred_dir / "c.png").write_bytes(b"not a png at all")
-    with pytest.raises(InputError, match=r"c\.png: cannot decode"):
-        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    result = evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    assert len(result.unmatched) == 1
+    assert result.unmatched[0].startswith(f"{pred_dir / 'c.png'}: cannot decode")
+    assert sorted(result.per_image) == ["a", "b"]
 
 
 def test_trimap_without_unknown_pixels_names_the_file(folders) -> None:
     pred_dir, gt_dir, trimap_dir, _ = folders
     Image.fromarray(np.zeros(SHAPE, np.uint8)).save(trimap_dir / "a.PNG")
-    with pytest.raises(InputError, match=r"a\.PNG: .*no unknown"):
-        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    result = evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    assert len(result.unmatched) == 1 and "no unknown" in result.unmatched[0]
+    assert result.unmatched[0].startswith(f"{trimap_dir / 'a.PNG'}: ")
 
 
 def test_16_bit_prediction_scores_like_8_bit(folders) -> None:

@@ -378,7 +378,7 @@ def test_list_images_refuses_duplicated_stems(tmp_path: Path) -> None:
     (tmp_path / "x.png").write_bytes(b"x")
     (tmp_path / "x.jpg").write_bytes(b"x")
 
-    with pytest.raises(InputError, match=r"x\.jpg and x\.png"):
+    with pytest.raises(InputError, match=r"x\.jpg: shares the stem .x. with x\.png"):
         aio.list_images(tmp_path)
 
 

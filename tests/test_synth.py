@@ -11,7 +11,7 @@ from PIL import Image
 
 from alphagan.data import CompositionDataset
 from alphagan.data.layouts import folder_items
-from alphagan.errors import InputError
+from alphagan.errors import InputError, UsageError
 from alphagan.examples import make_example
 from alphagan.io import read_alpha, read_image, write_png
 from alphagan.synth import (
@@ -263,13 +263,13 @@ def test_run_synth(tmp_path, capsys):
     assert len(message.splitlines()) == 1 and "3 foregrounds" in message
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["--count", "0"], "--count"),
-    (["--count", "1", "--alpha-shapes", "nowhere"], "nowhere"),
+@pytest.mark.parametrize("argv, match, error", [
+    (["--count", "0"], "--count", UsageError),  # exit status 2 through alphagan.cli.main
+    (["--count", "1", "--alpha-shapes", "nowhere"], "nowhere", InputError),
 ])
-def test_run_synth_bad_arguments(tmp_path, argv, match):
+def test_run_synth_bad_arguments(tmp_path, argv, match, error):
     args = _parse(["synth", "--out", str(tmp_path / "out"), "--quiet", *argv])
-    with pytest.raises(InputError, match=match) as raised:
+    with pytest.raises(error, match=match) as raised:
         run_synth(args)
     assert "\n" not in str(raised.value)
     assert not (tmp_path / "out").exists()

@@ -3,22 +3,32 @@
 The file's metadata holds the architecture config, the input preprocessing and the trimap
 encoding, so ``load_model(path)`` needs nothing else; ``load_model()`` gives the model
 shipped inside the package. Writes are atomic.
+
+Loading never runs code from the file and allocates nothing a malformed file asks for:
+safetensors holds only a JSON header and raw tensor bytes; the header is parsed and checked
+here (every tensor's dtype, shape and byte range), the stored architecture is built on the
+``meta`` device (no memory) and its parameter names and shapes must equal the file's before
+the real network is built and the bytes are read through :mod:`alphagan.files`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
 
 from alphagan.atomic import atomic_path
 from alphagan.defaults import MODEL_NAME
 from alphagan.errors import InputError
+from alphagan.files import MAX_MODEL_BYTES, open_regular, read_bytes
 from alphagan.models.generator import AlphaGANGenerator, GeneratorConfig
 
 __all__ = [
@@ -31,6 +41,7 @@ __all__ = [
     "save_model",
     "load_model",
     "read_metadata",
+    "unwrap_model",
 ]
 
 FORMAT = "alphagan.generator"
@@ -56,9 +67,11 @@ def save_model(
     """Write ``generator``'s weights and config to ``path`` (safetensors, atomically).
 
     ``extra_metadata`` adds free-form string fields (training data, licence, step, ...).
-    Returns the path written.
+    A ``torch.compile``'d or ``DistributedDataParallel``-wrapped generator is saved as the
+    generator it wraps. Returns the path written.
     """
     path = Path(path)
+    generator = unwrap_model(generator)
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     config = generator.config
     metadata = {
@@ -86,20 +99,80 @@ def save_model(
     return path
 
 
+def unwrap_model(model: torch.nn.Module) -> Any:
+    """The module inside ``torch.compile`` (``_orig_mod``) and DDP (``module``) wrappers."""
+    while True:
+        inner = getattr(model, "_orig_mod", None)
+        if inner is None and isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            inner = model.module
+        if not isinstance(inner, torch.nn.Module):
+            return model
+        model = inner
+
+
+# safetensors dtype names -> bytes per element
+_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
+                "I8": 1, "U8": 1, "BOOL": 1}
+_MAX_HEADER_BYTES = 100_000_000  # the safetensors format's own limit
+
+
+def _read_header(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, tuple[int, ...]]]]:
+    """(metadata, {name: (dtype, shape)}) of a safetensors file, every entry checked.
+
+    Raises InputError (one line naming the file) for anything that is not a well-formed
+    safetensors header whose byte ranges fit the file.
+    """
+    bad = f"{path}: not a safetensors file"
+    with open_regular(path, MAX_MODEL_BYTES, what="model file") as (fh, size):
+        head = fh.read(8)
+        if len(head) < 8:
+            raise InputError(f"{bad} (shorter than its 8-byte header length)")
+        header_len = int.from_bytes(head, "little")
+        if not 2 <= header_len <= min(_MAX_HEADER_BYTES, size - 8):
+            raise InputError(f"{bad} (header length {header_len} does not fit the file)")
+        raw = fh.read(header_len)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        raise InputError(f"{bad} (its header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise InputError(f"{bad} (its header is a JSON {type(header).__name__}, not an object)")
+    metadata = header.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
+        raise InputError(f"{bad} (its __metadata__ is not a mapping of strings)")
+    data_bytes = size - 8 - header_len
+    specs: dict[str, tuple[str, tuple[int, ...]]] = {}
+    for name, entry in header.items():
+        if not (isinstance(entry, dict) and entry.get("dtype") in _DTYPE_BYTES
+                and _is_int_list(entry.get("shape")) and _is_int_list(entry.get("data_offsets"))
+                and len(entry["data_offsets"]) == 2):
+            raise InputError(f"{bad} (malformed entry for tensor {name[:80]!r})")
+        begin, end = entry["data_offsets"]
+        nbytes = math.prod(entry["shape"]) * _DTYPE_BYTES[entry["dtype"]]
+        if not (0 <= begin <= end <= data_bytes and end - begin == nbytes):
+            raise InputError(f"{path}: tensor {name[:80]!r} lies outside the file or has the "
+                             f"wrong byte count (truncated or corrupted file?)")
+        specs[name] = (entry["dtype"], tuple(entry["shape"]))
+    return metadata, specs
+
+
+def _is_int_list(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+    )
+
+
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The metadata of an alphagan model file; InputError if it is not one."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        with open(path, "rb") as fh:
-            header_len = int.from_bytes(fh.read(8), "little")
-            if not 0 < header_len < 100_000_000:
-                raise ValueError("bad header length")
-            header = json.loads(fh.read(header_len))
-    except (ValueError, OSError, UnicodeDecodeError):
-        raise InputError(f"{path}: not a safetensors file") from None
-    metadata = header.get("__metadata__") or {}
+    metadata, _ = _read_header(path)
+    _check_format(path, metadata)
+    return metadata
+
+
+def _check_format(path: Path, metadata: Mapping[str, str]) -> None:
     if metadata.get("format") != FORMAT:
         raise InputError(
             f"{path}: a safetensors file, but not an alphagan generator "
@@ -110,7 +183,46 @@ def read_metadata(path: str | Path) -> dict[str, str]:
             f"{path}: alphagan model format version {metadata.get('format_version')!r} is not "
             f"supported by this version of alphagan (expected {FORMAT_VERSION!r})"
         )
-    return metadata
+
+
+# A stored config whose layer counts exceed these is refused before anything is built
+# (building even on the meta device takes time per layer).
+_MAX_BLOCKS = 64
+
+
+def _stored_config(path: Path, metadata: Mapping[str, str]) -> GeneratorConfig:
+    try:
+        config = GeneratorConfig.from_dict(json.loads(metadata["config"]))
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path}: unreadable architecture config ({exc})") from None
+    counts = [*config.encoder_layers, len(config.aspp_rates), config.final_convs]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= _MAX_BLOCKS
+               for n in counts):
+        raise InputError(f"{path}: architecture config has implausible layer counts "
+                         f"(each at most {_MAX_BLOCKS})")
+    return config
+
+
+def _build_checked(path: Path, config: GeneratorConfig,
+                   specs: Mapping[str, tuple[str, tuple[int, ...]]]) -> None:
+    """Build ``config`` on the meta device and require the file's names and shapes."""
+    try:
+        with torch.device("meta"):
+            skeleton = AlphaGANGenerator(config)
+    except Exception as exc:  # noqa: BLE001 - any config the constructor refuses
+        text = " ".join(str(exc).split())[:200]
+        raise InputError(f"{path}: unusable architecture config "
+                         f"({type(exc).__name__}: {text})") from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    missing = sorted(set(expected) - set(specs))
+    unexpected = sorted(set(specs) - set(expected))
+    wrong = sorted(k for k in set(expected) & set(specs) if expected[k] != specs[k][1])
+    if missing or unexpected or wrong:
+        example = (missing or unexpected or wrong)[0][:80]
+        raise InputError(
+            f"{path}: weights do not fit the stored architecture (missing {len(missing)}, "
+            f"unexpected {len(unexpected)}, wrong shape {len(wrong)}; e.g. {example!r})"
+        )
 
 
 def load_model(
@@ -124,28 +236,28 @@ def load_model(
     ``name_or_path``: None or a shipped model's name (``"alphagan-light"``, see
     :data:`SHIPPED_MODELS`) for the model inside the package; otherwise a ``.safetensors``
     file written by :func:`save_model`. ``verify`` checks the stored digest. Raises
-    ``InputError`` (a ``ValueError``) for an unknown name, or a file that is missing, not
-    safetensors, not ours, or corrupted.
+    ``InputError`` (a ``ValueError``) for an unknown name, or a file that is missing, not a
+    regular file, not safetensors, not ours, malformed (header, tensor names, shapes or byte
+    ranges) or corrupted; nothing is allocated for the network until its stored
+    architecture matches the stored tensors.
     """
     path = resolve_model(name_or_path)
-    metadata = read_metadata(path)
+    metadata, specs = _read_header(path)
+    _check_format(path, metadata)
+    config = _stored_config(path, metadata)
+    _build_checked(path, config, specs)
     try:
-        config = GeneratorConfig.from_dict(json.loads(metadata["config"]))
-    except (KeyError, ValueError, TypeError) as exc:
-        raise InputError(f"{path}: unreadable architecture config ({exc})") from None
-    try:
-        tensors = load_file(path, device="cpu")
-    except (SafetensorError, OSError) as exc:
-        raise InputError(f"{path}: cannot read tensors ({exc})") from None
+        tensors = load_safetensors(read_bytes(path, MAX_MODEL_BYTES, what="model file"))
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise InputError(f"{path}: cannot read tensors ({' '.join(str(exc).split())})") from None
     if verify and metadata.get("tensors_sha256") not in (None, _tensors_sha256(tensors)):
         raise InputError(f"{path}: weights do not match their stored checksum (corrupted file?)")
     generator = AlphaGANGenerator(config)
-    result = generator.load_state_dict(tensors, strict=False)
-    if result.missing_keys or result.unexpected_keys:
-        raise InputError(
-            f"{path}: weights do not fit the stored architecture (missing "
-            f"{len(result.missing_keys)}, unexpected {len(result.unexpected_keys)})"
-        )
+    try:
+        generator.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:  # a dtype the parameters cannot take
+        first = " ".join(str(exc).split())[:200]
+        raise InputError(f"{path}: weights do not fit the stored architecture ({first})") from None
     return generator.to(map_location).eval()
 
 

@@ -1,7 +1,8 @@
 """The ``alphagan`` command line: thin argument parsing over library calls.
 
 ``main(argv)`` returns the exit status (0 success, 1 a file or input failed, 2 usage error),
-so tests call it in-process.
+so tests call it in-process. Whatever a command raises ends as one line on stderr that names
+the file concerned, never a traceback (``ALPHAGAN_DEBUG=1`` re-raises unexpected errors).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from alphagan import defaults
-from alphagan.errors import InputError
+from alphagan.errors import InputError, UsageError
 
 # The classical methods (alphagan.baselines.BASELINE_METHODS) without importing that module.
 BASELINE_NAMES = ("cf", "knn", "lkm", "rw", "sm")
@@ -153,7 +154,8 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
                       help="unknown: run the network only around the trimap's unknown pixels")
     fast.add_argument("--tile", default=defaults.TILE, metavar="N|auto|off",
                       help="run in overlapping NxN tiles to bound memory; auto: 1024 tiles for "
-                           "regions above 4 megapixels")
+                           "regions above 4 megapixels; N below twice the model's context "
+                           "radius (464 for the shipped model) is raised to it, with a note")
     fast.add_argument("--max-side", type=int, metavar="N",
                       help="predict at a size whose longer side is N and upsample the alpha")
     fast.add_argument("--tta", choices=["none", "flip"], default=defaults.TTA,
@@ -217,6 +219,54 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
 def _error(message: str) -> int:
     print(f"alphagan: error: {' '.join(message.split())}", file=sys.stderr)
     return 1
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``PATH: reason`` for an OSError (both paths for a failed rename)."""
+    from alphagan.files import describe_os_error
+
+    names = [str(n) for n in (exc.filename, exc.filename2) if n is not None]
+    where = " -> ".join(names) if names else "(no file name given by the system)"
+    return f"{where}: {describe_os_error(exc)}"
+
+
+def check_output_dir(path: Path, option: str = "--out") -> None:
+    """Refuse, before any work, an output folder that cannot be created or written.
+
+    Raises ``InputError`` when ``path`` is an existing file, or its nearest existing ancestor
+    is a file or not writable. Nothing is created here.
+    """
+    if path.exists():
+        if not path.is_dir():
+            raise InputError(f"{option} {path}: exists and is not a folder")
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise InputError(f"{option} {path}: folder is not writable")
+        return
+    _check_ancestor(path, option)
+
+
+def check_output_file(path: Path, option: str = "--out", *, suffixes: Sequence[str] = ()) -> None:
+    """Refuse, before any work, an output file name that cannot be written.
+
+    ``suffixes``: the allowed extensions (lower case, with the dot): another one is a
+    :class:`UsageError`. A folder at ``path``, a file among its ancestors or an unwritable
+    folder is an ``InputError``. Nothing is created here.
+    """
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {path}: the file name must end in {' or '.join(suffixes)}")
+    if path.is_dir():
+        raise InputError(f"{option} {path}: is a folder; give a file name")
+    _check_ancestor(path, option)
+
+
+def _check_ancestor(path: Path, option: str) -> None:
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise InputError(f"{option} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {path}: cannot write in {parent} (permission denied)")
 
 
 def _background(text: str) -> Any:
@@ -331,6 +381,10 @@ def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_
     from alphagan.ranks import gather_lines, rank_share
 
     check_not_inputs(plan.jobs, plan.out_dir, plan.spec, plan.extra_inputs)
+    if plan.out_dir is not None:  # before the model loads: a bad --out fails at once
+        check_output_dir(plan.out_dir)
+    else:
+        check_output_file(plan.jobs[0].target)
     rank, world = rank_share()
     jobs = plan.jobs[rank::world]
     estimate = make_estimator(plan)
@@ -405,7 +459,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                    max_side=args.max_side, tta=args.tta)
 
     def make_estimator(plan: _Plan) -> Callable[[Any, Any], Any]:
-        from alphagan.inference import predict_alpha, set_threads
+        from alphagan.inference import min_tile, predict_alpha, set_threads
         from alphagan.matting import load_prepared, pick_device
         from alphagan.ranks import rank_device
 
@@ -414,6 +468,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.threads is not None:
             set_threads(args.threads)
         model = load_prepared(args.checkpoint, str(device))
+        smallest = min_tile(model)
+        if isinstance(options["tile"], int) and options["tile"] < smallest:
+            print(f"alphagan: note: --tile {options['tile']} is below this model's minimum of "
+                  f"{smallest} pixels (twice its context radius); using {smallest}",
+                  file=sys.stderr)
+            options["tile"] = smallest
         return lambda image, trimap: predict_alpha(model, image, trimap, **options)
 
     return _run_matting(args, make_estimator)
@@ -431,6 +491,8 @@ def _cmd_baseline(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from alphagan.evaluate import evaluate_folders, format_table
 
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     result = evaluate_folders(args.pred_dir, args.gt_dir, args.trimap_dir)
     print(format_table(result))
     if args.json:
@@ -450,10 +512,18 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
     from alphagan.io import read_alpha, write_image
     from alphagan.trimap import trimap_from_alpha, trimap_from_soft_mask, trimap_to_uint8
 
+    from alphagan.io import format_of
+    from alphagan.trimap import unknown_mask
+
     source = args.alpha if args.alpha is not None else args.mask
     if args.out.resolve() == source.resolve():
         return _error(f"{args.out}: this output would overwrite the input {source}; choose "
                       "another name")
+    try:
+        format_of(args.out)
+    except ValueError as exc:
+        return _usage(f"--out: {exc}")
+    check_output_file(args.out)
     if args.alpha is not None:
         erode = 10 if args.erode is None else args.erode
         dilate = 10 if args.dilate is None else args.dilate
@@ -471,10 +541,16 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
             to_mask(args.mask, name=str(args.mask)), name=str(args.mask),
             foreground_threshold=args.foreground_threshold,
             background_threshold=args.background_threshold, erode_size=args.erode_size)
-    try:
-        write_image(args.out, trimap_to_uint8(trimap))
-    except ValueError as exc:
-        return _usage(f"--out: {exc}")
+    unknown = unknown_mask(trimap)
+    if not unknown.any():  # nothing to matte
+        why = ("it is empty" if (trimap <= 0).all() else "it is full" if (trimap >= 1).all()
+               else "--erode and --dilate are 0")
+        raise InputError(f"{source}: gives a trimap without unknown pixels ({why}); "
+                         f"nothing written")
+    if unknown.all():
+        raise InputError(f"{source}: gives a trimap without known pixels (--erode/--dilate "
+                         f"wider than the object?); nothing written")
+    write_image(args.out, trimap_to_uint8(trimap))
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
@@ -483,6 +559,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from alphagan.training.config import load_config
     from alphagan.training.loop import train
 
+    check_output_dir(args.out)
     overrides = list(args.overrides)
     if args.steps is not None:
         overrides.append(f"steps={args.steps}")
@@ -506,6 +583,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from alphagan.baselines import estimate_alpha_baseline
     from alphagan.demo import run_demo
 
+    check_output_dir(args.out)
     if args.method:
         run_demo(args.out, lambda i, t: estimate_alpha_baseline(args.method, i, t),
                  f"baseline {args.method}")
@@ -551,18 +629,41 @@ def _run_synth(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    """Run the CLI with ``argv`` (default ``sys.argv[1:]``); returns the exit status.
+
+    0 success; 1 an input or output problem (a file that cannot be read, decoded or written,
+    a missing device, not enough memory); 2 a usage error. Every failure is one stderr line.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help and usage errors
         return int(exc.code or 0)
-    try:
-        return _COMMANDS[args.command](args)
-    except InputError as exc:
-        return _error(str(exc))
-    except KeyboardInterrupt:
-        return _error("interrupted")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _note  # library warnings: one line each, not two
+        try:
+            return _COMMANDS[args.command](args)
+        except UsageError as exc:
+            return _usage(str(exc))
+        except (InputError, ValueError) as exc:
+            return _error(str(exc))
+        except OSError as exc:
+            return _error(_os_error_line(exc))
+        except MemoryError:
+            return _error("not enough memory (for predict: try --max-side or --tile)")
+        except KeyboardInterrupt:
+            return _error("interrupted")
+        except Exception as exc:  # noqa: BLE001 - no traceback for users; see ALPHAGAN_DEBUG
+            if os.environ.get("ALPHAGAN_DEBUG"):
+                raise
+            return _error(f"unexpected {type(exc).__name__}: {exc} (ALPHAGAN_DEBUG=1 shows "
+                          f"the traceback)")
+
+
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"alphagan: note: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 if __name__ == "__main__":

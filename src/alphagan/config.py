@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 
 import dataclasses
+import reprlib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -45,19 +46,19 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
                 return _convert(value, arg, key)
             except ConfigError as exc:
                 errors.append(str(exc))
-        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {value!r} fits none of "
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{key}: {_short(value)} fits none of "
                           f"{', '.join(_type_name(a) for a in args)}")
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(map(repr, args))}")
+            raise ConfigError(f"{key}: {_short(value)} is not one of {', '.join(map(repr, args))}")
         return value
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a mapping of {tp.__name__} fields, got {value!r}")
+            raise ConfigError(f"{key}: expected a mapping of {tp.__name__} fields, got {_short(value)}")
         return from_dict(tp, value, prefix=f"{key}.")
     if origin in (tuple, Sequence, list) or tp in (tuple, list):
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
+            raise ConfigError(f"{key}: expected a list, got {_short(value)}")
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):
                 raise ConfigError(f"{key}: expected {len(args)} items, got {len(value)}")
@@ -66,22 +67,22 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         return tuple(_convert(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     if tp is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+            raise ConfigError(f"{key}: expected true or false, got {_short(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+            raise ConfigError(f"{key}: expected an integer, got {_short(value)}")
         return value
     if tp is float:
         if isinstance(value, str):  # YAML 1.1 reads 5e-4 (no dot) as a string
             with contextlib.suppress(ValueError):
                 value = float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
+            raise ConfigError(f"{key}: expected a number, got {_short(value)}")
         return float(value)
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
+            raise ConfigError(f"{key}: expected a string, got {_short(value)}")
         return value
     raise ConfigError(f"{key}: unsupported config type {tp!r}")  # a bug in a config class
 
@@ -116,13 +117,22 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+def _short(value: Any) -> str:
+    """A bounded repr for messages: a YAML file of nested aliases ("billion laughs") would
+    otherwise expand to gigabytes of text."""
+    short = reprlib.Repr()  # attributes, not keywords: Python 3.11 has no keyword form
+    short.maxlevel, short.maxlist, short.maxdict, short.maxstring = 2, 4, 4, 60
+    return short.repr(value)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping; InputError naming the file if it is missing or malformed."""
+    from alphagan.files import read_text
+
     path = Path(path)
+    text = read_text(path, what="config file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if data is None:

@@ -95,7 +95,11 @@ def _unit_float(array: np.ndarray, name: str) -> np.ndarray:
             raise InputError(
                 f"{name}: float values must be in [0, 1], got {low:g}..{high:g}{hint}"
             )
-        return np.clip(array, 0.0, 1.0).astype(np.float32)
+        if array.dtype == np.float32 and low >= 0.0 and high <= 1.0:
+            # Already what is asked for: no copy (a 6000x4000 RGB image is 288 MB, and the
+            # pipeline passes its image through here twice). Callers do not modify it.
+            return array
+        return np.clip(array, 0.0, 1.0).astype(np.float32, copy=False)
     raise InputError(
         f"{name}: got a {_describe(array)}; expected uint8 (0..255), uint16 (0..65535) or "
         "float in [0, 1]"

@@ -10,7 +10,8 @@ import numpy as np
 
 from alphagan.examples import make_example, smooth_noise
 from alphagan.foreground import checkerboard, composite_onto, cutout, estimate_foreground
-from alphagan.io import write_png
+from alphagan.atomic import write_all_or_none
+from alphagan.io import encode_png
 from alphagan.metrics import compute_all
 from alphagan.pipeline import AlphaEstimator
 from alphagan.trimap import trimap_to_uint8
@@ -49,8 +50,9 @@ def run_demo(out_dir: Path, estimate: AlphaEstimator, label: str) -> dict[str, f
         "composite": composite_onto(fg, alpha, new_bg),
         "side_by_side": side_by_side(scene.image, scene.trimap, alpha, fg),
     }
-    for name, array in outputs.items():
-        write_png(out_dir / f"{name}.png", array)
+    # All or nothing: a failure while writing leaves no partial demo folder behind.
+    write_all_or_none({out_dir / f"{name}.png": encode_png(array)
+                       for name, array in outputs.items()})
     scores = compute_all(alpha, scene.alpha, scene.trimap)
     scores["seconds"] = seconds
     print(f"{label}: matted a {w}x{h} example in {seconds:.2f} s; against its true alpha: "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError"]
+__all__ = ["InputError", "UsageError"]
 
 
 class InputError(ValueError):
@@ -10,3 +10,7 @@ class InputError(ValueError):
 
     The CLI prints the message on one line instead of a traceback.
     """
+
+
+class UsageError(Exception):
+    """A bad combination or value of command-line options; the CLI exits with status 2."""

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from alphagan.errors import InputError
-from alphagan.io import IMAGE_EXTENSIONS, list_images, read_grey
+from alphagan.io import IMAGE_EXTENSIONS, read_grey, scan_images, shared_stem_problems
 from alphagan.metrics import compute_all
 from alphagan.trimap import read_trimap
 
@@ -56,15 +56,16 @@ def evaluate_folders(
     are read as stored (8-bit, 16-bit, grey/RGB/palette); trimaps go through
     :func:`alphagan.trimap.read_trimap` (near levels snapped, non-trimaps refused). ``per_image`` is keyed by stem, in sorted order.
 
-    Predictions without a ground truth or a trimap of their stem are listed in ``unmatched``
-    (one line each, naming the file and what is missing); extra ground truths and trimaps are
-    ignored. Raises ``InputError`` for a missing or empty folder, no prediction that can be
-    scored, two files with one stem in a folder, an undecodable file, or files of one stem
-    with different sizes.
+    Predictions that cannot be scored are listed in ``unmatched``, one line each naming the
+    file and why: no ground truth or trimap of their stem, two files sharing a stem in a
+    folder, an undecodable or colour file, files of one stem with different sizes, a trimap
+    without unknown pixels. The rest are scored; extra ground truths and trimaps are ignored.
+    Raises ``InputError`` for a missing or empty folder, or no prediction that can be scored.
     """
     folders = {"pred": Path(pred_dir), "gt": Path(gt_dir), "trimap": Path(trimap_dir)}
-    listings = {role: _list_images(folder, role) for role, folder in folders.items()}
-    unmatched = _unmatched(listings, folders)
+    shared: list[str] = []
+    listings = {role: _list_images(folder, role, shared) for role, folder in folders.items()}
+    unmatched = shared + _unmatched(listings, folders)
     scorable = [s for s in sorted(listings["pred"])
                 if s in listings["gt"] and s in listings["trimap"]]
     if not scorable:
@@ -75,22 +76,34 @@ def evaluate_folders(
     per_image: dict[str, dict[str, float]] = {}
     for stem in scorable:
         paths = {role: listing[stem] for role, listing in listings.items()}
-        # read_grey keeps 8-bit files as uint8, so the metrics see the exact integers
-        pred = read_grey(paths["pred"])
-        gt = read_grey(paths["gt"])
-        trimap = read_trimap(paths["trimap"])
-        if not pred.shape == gt.shape == trimap.shape:
-            sizes = ", ".join(
-                f"{paths[role]} is {a.shape[1]}x{a.shape[0]}"
-                for role, a in (("pred", pred), ("gt", gt), ("trimap", trimap))
-            )
-            raise InputError(f"image sizes differ (width x height): {sizes}")
         try:
-            per_image[stem] = compute_all(pred, gt, trimap)
-        except InputError as exc:
-            raise InputError(f"{paths['trimap']}: {exc}") from exc
+            per_image[stem] = _score(paths)
+        except InputError as exc:  # this prediction is not scored; the others are
+            unmatched.append(" ".join(str(exc).split()))
+    if not per_image:
+        raise InputError(f"no prediction in {folders['pred']} could be scored: "
+                         f"{unmatched[0] if unmatched else ''}")
     mean = {k: float(np.mean([scores[k] for scores in per_image.values()])) for k in METRIC_NAMES}
     return EvaluationResult(per_image=per_image, mean=mean, unmatched=unmatched)
+
+
+def _score(paths: dict[str, Path]) -> dict[str, float]:
+    """The four metrics of one stem; InputError naming the file that prevents it."""
+    # read_grey keeps 8-bit files as uint8, so the metrics see the exact integers; colour or
+    # transparent files (a cut-out given as a prediction) are refused, not misread
+    pred = read_grey(paths["pred"], colour="refuse")
+    gt = read_grey(paths["gt"], colour="refuse")
+    trimap = read_trimap(paths["trimap"])
+    if not pred.shape == gt.shape == trimap.shape:
+        sizes = ", ".join(
+            f"{paths[role]} is {a.shape[1]}x{a.shape[0]}"
+            for role, a in (("pred", pred), ("gt", gt), ("trimap", trimap))
+        )
+        raise InputError(f"{paths['pred']}: image sizes differ (width x height): {sizes}")
+    try:
+        return compute_all(pred, gt, trimap)
+    except InputError as exc:
+        raise InputError(f"{paths['trimap']}: {exc}") from exc
 
 
 def format_table(result: EvaluationResult) -> str:
@@ -109,10 +122,12 @@ def format_table(result: EvaluationResult) -> str:
     return "\n".join([header, rule, *rows, rule, row("mean", result.mean)])
 
 
-def _list_images(folder: Path, role: str) -> dict[str, Path]:
-    """{stem: path} of the image files directly inside ``folder``; refuses an empty folder."""
-    found = list_images(folder)
-    if not found:
+def _list_images(folder: Path, role: str, shared: list[str]) -> dict[str, Path]:
+    """{stem: path} of the image files directly inside ``folder``; refuses an empty folder.
+    Files sharing a stem are left out and described in ``shared``."""
+    found, duplicates = scan_images(folder)
+    shared += shared_stem_problems(duplicates)
+    if not found and not duplicates:
         raise InputError(f"{role} folder {folder} holds no images ({' '.join(IMAGE_EXTENSIONS)})")
     return found
 

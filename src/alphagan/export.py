@@ -36,7 +36,8 @@ import torch
 from torch import nn
 
 import alphagan.models.generator as _generator_module
-from alphagan.errors import InputError
+from alphagan.atomic import atomic_path
+from alphagan.errors import InputError, UsageError
 from alphagan.subparsers import build_export_parser
 
 __all__ = ["ExportFormat", "export_model", "build_export_parser", "run_export", "TRACE_SIZE"]
@@ -63,12 +64,31 @@ def export_model(
     The model is copied, set to eval and BN-folded on the CPU; ``model`` itself is not
     modified. Returns ``path``.
     """
-    from alphagan.inference import prepare_for_inference
-
     if format not in ("onnx", "torchscript"):
         raise ValueError(f"format must be onnx or torchscript, got {format!r}")
+    if format == "onnx" and not MIN_OPSET <= opset <= _max_opset():
+        raise ValueError(f"opset must be between {MIN_OPSET} and {_max_opset()} (the generator "
+                         f"pads by a computed size, which ONNX supports from opset 11); "
+                         f"got {opset}")
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        _export(model, tmp, format, opset)
+    return path
+
+
+MIN_OPSET = 11
+
+
+def _max_opset() -> int:
+    from torch.onnx import _constants
+
+    return int(getattr(_constants, "ONNX_MAX_OPSET", 20))
+
+
+def _export(model: nn.Module, path: Path, format: ExportFormat, opset: int) -> None:
+    """Write the export to ``path`` (a temporary file that ``export_model`` renames)."""
+    from alphagan.inference import prepare_for_inference
+
     model = prepare_for_inference(model, channels_last=False, fold_bn=True).cpu()
     h, w = TRACE_SIZE
     example = (torch.rand(1, 3, h, w), torch.full((1, 1, h, w), 0.5))
@@ -87,7 +107,10 @@ def export_model(
         else:
             traced = torch.jit.trace(model, example, check_trace=False)
             torch.jit.save(traced, str(path))
-    return path
+        if format == "onnx" and importlib.util.find_spec("onnx") is not None:
+            import onnx
+
+            onnx.checker.check_model(str(path))  # before the rename: no broken file lands
 
 
 def _scatter_unpool2d(
@@ -139,14 +162,15 @@ def run_export(args: argparse.Namespace) -> int:
 
     if args.format == "onnx" and importlib.util.find_spec("onnx") is None:
         raise InputError("ONNX export needs the onnx package: pip install 'alphagan[onnx]'")
+    if args.format == "onnx" and not MIN_OPSET <= args.opset <= _max_opset():
+        raise UsageError(f"--opset {args.opset}: choose {MIN_OPSET} to {_max_opset()}")
+    from alphagan.cli import check_output_file
+
+    check_output_file(args.out)
     checkpoint = args.checkpoint or default_checkpoint()
     if checkpoint is None:
         raise InputError("this build ships no trained generator; pass --checkpoint FILE")
     model = load_model(checkpoint)
     path = export_model(model, args.out, format=args.format, opset=args.opset)
-    if args.format == "onnx":
-        import onnx
-
-        onnx.checker.check_model(str(path))
     print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -41,11 +41,18 @@ def estimate_foreground(image: ImageLike, alpha: ImageLike) -> np.ndarray:
     method extrapolates smoothly from nearby pixels. Raises ``ValueError`` for inputs that
     cannot be read unambiguously or sizes that differ.
     """
+    pixels, matte = _pair(image, alpha, "image")
+    if matte.size == 1:
+        # pymatting divides by zero on a single pixel; with no neighbour to borrow colour
+        # from, the pixel's own colour is the foreground.
+        return np.clip(pixels, 0.0, 1.0).astype(np.float32).reshape(*matte.shape, 3)
     from pymatting import estimate_foreground_ml
 
-    pixels, matte = _pair(image, alpha, "image")
-    fg = estimate_foreground_ml(pixels.astype(np.float64), matte.astype(np.float64))
-    return np.clip(fg, 0.0, 1.0).astype(np.float32)
+    # pymatting computes in float32: passing float32 (not float64 copies) saves 12 bytes per
+    # pixel and changes nothing (a 6000x4000 photo: 0.8 GB less at the peak).
+    fg = estimate_foreground_ml(np.ascontiguousarray(pixels, dtype=np.float32),
+                                np.ascontiguousarray(matte, dtype=np.float32))
+    return np.clip(fg, 0.0, 1.0, out=fg).astype(np.float32, copy=False)
 
 
 def cutout(foreground: ImageLike, alpha: ImageLike) -> np.ndarray:

@@ -18,6 +18,7 @@ the CPU path faster without changing results beyond float32 rounding.
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Literal
 
 import cv2
@@ -54,6 +55,7 @@ __all__ = [
     "prepare_for_inference",
     "set_threads",
     "default_overlap",
+    "min_tile",
     "check_pair",
 ]
 
@@ -101,6 +103,20 @@ def default_overlap(tile: int) -> int:
     """Overlap used when ``tile`` is given without ``overlap``: a quarter of the tile,
     rounded down to a multiple of 8."""
     return tile // 4 // ALIGN * ALIGN
+
+
+def min_tile(model: nn.Module) -> int:
+    """The smallest tile side ``predict_alpha`` uses with ``model``: twice its context radius
+    (:func:`~alphagan.tiling.context_radius`), rounded up to a multiple of 8, at least 64.
+
+    Below it a tile's centre no longer sees the context the network was trained with on either
+    side, and the blended matte differs visibly from the untiled one. Models other than
+    :class:`AlphaGANGenerator` (unknown radius) get 64.
+    """
+    config = getattr(model, "config", None)
+    if not isinstance(model, AlphaGANGenerator) or config is None:
+        return 64
+    return max(64, -(-2 * context_radius(config) // ALIGN) * ALIGN)
 
 
 def predict_alpha(
@@ -153,15 +169,19 @@ def predict_alpha(
             validation images x 2 trimaps), but up to 0.42 at single pixels with the shipped
             model on that 1920x1080 frame, which is mostly flat background (same command;
             0.29 s there).
-        tile: ``None`` or ``"off"``: no tiles. Otherwise run the region in overlapping tiles of this side (rounded down to a multiple of
-            8, at least 64) when it is larger; the outer quarter of every overlap is dropped
+        tile: ``None`` or ``"off"``: no tiles. Otherwise run the region in overlapping tiles
+            of this side (rounded down to a multiple of 8) when it is larger; a side below
+            :func:`min_tile` (twice the model's context radius: 464 for the shipped model) is
+            raised to it with a ``UserWarning``; the outer quarter of every overlap is dropped
             and the middle half cross-faded linearly (:func:`~alphagan.tiling.feather`).
             ``"auto"``: 1024 for regions above 4 megapixels
             (:func:`~alphagan.tiling.auto_tile`), else none. With a pooling branch, tiling
             adds an encoder-only pass so every tile sees the whole region's pooled mean.
         overlap: tile overlap in pixels (multiple of 8); default a quarter of the tile.
         max_side: if the image's longer side exceeds this, predict on a copy resized to it
-            (INTER_AREA image, nearest-neighbour trimap) and upsample the alpha bilinearly.
+            (INTER_AREA image, trimap by :func:`~alphagan.scaling.downscale_trimap`, which
+            keeps thin unknown bands), clamp that small alpha to the small trimap, upsample it
+            bilinearly and clamp again to the full trimap.
         tta: test-time augmentation. ``"flip"`` (default): the mean of the predictions for the image
             and its left-right mirror (twice the time; measured with the shipped model on the
             4 held-out alphamatting scenes x 2 trimaps: mean SAD 7.75 -> 7.35, Grad
@@ -188,14 +208,22 @@ def predict_alpha(
     _check_choice("tta", tta, ("none", "flip"))
     if max_side is not None and max_side < ALIGN:
         raise ValueError(f"max_side must be >= {ALIGN}, got {max_side}")
+    if isinstance(tile, int) and not isinstance(tile, bool):
+        smallest = min_tile(model)
+        if tile < smallest:
+            warnings.warn(f"tile={tile} is below this model's minimum of {smallest} pixels "
+                          f"(twice its context radius); using {smallest}", stacklevel=2)
+            tile = smallest
 
     def infer(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         options = dict(precision=precision, region=region, margin=margin, pooling=pooling,
                        tile=tile, overlap=overlap)
         alpha = _predict(model, image, trimap, **options)
         if tta == "flip":
-            mirrored = _predict(model, np.ascontiguousarray(image[:, ::-1]),
-                                np.ascontiguousarray(trimap[:, ::-1]), **options)
+            # .copy(), not ascontiguousarray: for a one-pixel-wide image the reversed view
+            # counts as contiguous yet keeps its negative stride, which torch refuses.
+            mirrored = _predict(model, image[:, ::-1].copy(), trimap[:, ::-1].copy(),
+                                **options)
             alpha = 0.5 * (alpha + mirrored[:, ::-1])
         return alpha
 

@@ -26,9 +26,11 @@ from PIL import Image, ImageOps
 
 from alphagan.atomic import write_bytes_atomic
 from alphagan.errors import InputError
+from alphagan.files import MAX_IMAGE_BYTES, read_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
+    "MAX_PIXELS",
     "read_image",
     "read_grey",
     "read_alpha",
@@ -38,14 +40,22 @@ __all__ = [
     "write_png",
     "encode_png",
     "write_image",
+    "encode_image",
     "OUTPUT_FORMATS",
     "list_images",
+    "scan_images",
+    "shared_stem_problems",
 ]
 
 # A file or folder name as the user gave it; messages quote it as str(path).
 PathLike = str | os.PathLike[str]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+# The most pixels (width x height) a file may declare; checked from the header, before any
+# decoder allocates. Pillow's own decompression-bomb threshold, applied to every decoder
+# (OpenCV included): an image of that size already needs ~1 GB as float32 RGB.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXIF_ORIENTATION = 0x0112
@@ -68,14 +78,25 @@ def read_image(path: PathLike) -> np.ndarray:
     return _to_unit_float(rgb)
 
 
-def read_grey(path: PathLike) -> np.ndarray:
+def read_grey(path: PathLike, *, colour: str = "luma") -> np.ndarray:
     """Read an image file as one channel on its own scale: HxW uint8 (8-bit) or uint16 (16-bit).
 
     Palette images are decoded first. For RGB(A) files whose colour channels are all equal
-    (a grey picture saved as RGB) that channel is returned unchanged; otherwise the ITU-R 601
-    luma ``(299 R + 587 G + 114 B) / 1000`` is used, rounded exactly as PIL's ``convert("L")``
-    does. Any alpha channel is ignored. EXIF orientation is applied.
+    (a grey picture saved as RGB) that channel is returned unchanged; otherwise, with
+    ``colour="luma"``, the ITU-R 601 luma ``(299 R + 587 G + 114 B) / 1000`` is used, rounded
+    exactly as PIL's ``convert("L")`` does, and any alpha channel is ignored. EXIF
+    orientation is applied.
+
+    ``colour="refuse"`` is for files that must hold grey levels (alpha mattes, trimaps):
+    ``InputError`` when more than 0.1% of the pixels are coloured (channels more than 32
+    levels apart on the 8-bit scale: a photo, a cut-out or a trimap painted in colour, whose
+    brightness would be misread) or when the file has a transparency channel that is not
+    fully opaque (an RGBA cut-out rather than its alpha). JPEG noise in grey files passes.
     """
+    if colour not in ("luma", "refuse"):
+        raise ValueError(f"colour must be 'luma' or 'refuse', got {colour!r}")
+    if colour == "refuse":
+        return grey_levels(_refuse_colour(_decode(path, keep_alpha=True), str(path)))
     return grey_levels(_decode(path))
 
 
@@ -93,6 +114,34 @@ def grey_levels(pixels: np.ndarray) -> np.ndarray:
         + 0x8000
     ) >> 16
     return luma.astype(pixels.dtype)
+
+
+_COLOUR_SPREAD = 32  # 8-bit levels between channels: more is a colour, not JPEG noise
+_MAX_COLOUR_FRACTION = 0.001
+
+
+def _refuse_colour(pixels: np.ndarray, name: str) -> np.ndarray:
+    """``pixels`` without its alpha channel; InputError if colour or transparency is there."""
+    if pixels.ndim == 2:
+        return pixels
+    top = 65535 if pixels.dtype == np.uint16 else 255
+    if pixels.shape[2] in (2, 4):
+        if int(pixels[:, :, -1].min()) < top:
+            raise InputError(
+                f"{name}: has a transparency channel (an RGBA cut-out?); expected a grey "
+                f"image (an alpha matte or trimap file)"
+            )
+        pixels = pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3]
+    if pixels.ndim == 3:
+        scale = 257 if pixels.dtype == np.uint16 else 1
+        spread = pixels.max(axis=2).astype(np.int32) - pixels.min(axis=2).astype(np.int32)
+        coloured = int(np.count_nonzero(spread > _COLOUR_SPREAD * scale))
+        if coloured > _MAX_COLOUR_FRACTION * spread.size:
+            raise InputError(
+                f"{name}: is a colour image ({100.0 * coloured / spread.size:.1f}% of pixels "
+                f"coloured); expected grey levels (an alpha matte or a black/grey/white trimap)"
+            )
+    return np.ascontiguousarray(pixels)
 
 
 def read_alpha(path: PathLike) -> np.ndarray:
@@ -144,20 +193,14 @@ def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
     """Decode a file to (H, W) grey or (H, W, 3) RGB, uint8 or uint16, oriented, alpha dropped
     (``keep_alpha``: (H, W, 2) grey + alpha or (H, W, 4) RGBA when the file has alpha)."""
     name = str(path)
-    file = Path(path)
-    if not file.exists():
-        raise InputError(f"{name}: no such file")
-    if file.is_dir():
-        raise InputError(f"{name}: is a folder, not an image file")
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{name}: cannot read file ({exc.strerror or exc})") from exc
+    # The guarded reader refuses folders, FIFOs, devices and oversized files before reading.
+    data = read_bytes(path, MAX_IMAGE_BYTES, what="image file")
     if not data:
         raise InputError(f"{name}: cannot decode image (empty file)")
 
     try:
         if _is_16bit_png(data):
+            _check_pixels(name, *_png_size(data))
             pixels = _decode_16bit_png(data, keep_alpha)
         elif (tiff16 := _decode_16bit_tiff(data, keep_alpha)) is not None:
             pixels = tiff16
@@ -165,10 +208,10 @@ def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
             pixels = _decode_with_pil(data, name, keep_alpha)
     except InputError:
         raise
+    except Image.DecompressionBombError:
+        raise InputError(f"{name}: image declares too many pixels (limit {MAX_PIXELS:,})") from None
     except MemoryError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise InputError(f"{name}: image too large to decode ({exc})") from exc
+        raise InputError(f"{name}: not enough memory to decode this image") from None
     except Exception as exc:  # noqa: BLE001 - PIL/OpenCV raise many types for corrupt files
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)") from exc
     if pixels is None or pixels.size == 0:
@@ -176,8 +219,26 @@ def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
     return pixels
 
 
+def _check_pixels(name: str, width: int, height: int) -> None:
+    """Refuse a header's size before decoding: empty, or more than ``MAX_PIXELS`` pixels."""
+    if width <= 0 or height <= 0:
+        raise InputError(f"{name}: image declares an empty size ({width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"{name}: image declares {width}x{height} = {width * height:,} pixels, more than "
+            f"the {MAX_PIXELS:,} alphagan decodes (alphagan.io.MAX_PIXELS)"
+        )
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk."""
+    return struct.unpack(">II", data[16:24])
+
+
 def _decode_with_pil(data: bytes, name: str, keep_alpha: bool = False) -> np.ndarray:
     with Image.open(io.BytesIO(data)) as opened:
+        # Image.open has parsed only the header: check the size before load() decodes.
+        _check_pixels(name, *opened.size)
         opened.load()
         # exif_transpose returns a new, upright image (a copy when there is no tag).
         image = ImageOps.exif_transpose(opened)
@@ -310,14 +371,17 @@ def write_png(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> None:
     half-written file; parent folders are created. Raises ``ValueError`` for an unsupported
     array or bit depth.
     """
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
     dest = Path(path)
     if dest.suffix.lower() != ".png":
         raise ValueError(f"{dest}: write_png writes PNG files; the name must end in .png")
-    encoded = _encode_png(np.asarray(array), bit_depth)
+    write_bytes_atomic(dest, encode_png(array, bit_depth=bit_depth))
 
-    write_bytes_atomic(dest, encoded)
+
+def encode_png(array: np.ndarray, *, bit_depth: int = 8) -> bytes:
+    """The bytes of the PNG :func:`write_png` would write (same arrays, same errors)."""
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
+    return _encode_png(np.asarray(array), bit_depth)
 
 
 def encode_png(array: np.ndarray, *, bit_depth: int = 8) -> bytes:
@@ -350,11 +414,17 @@ def write_image(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> Non
     ``array`` as for :func:`write_png`. PNG and TIFF store 8 or 16 bits per channel, WebP
     8 only (a ValueError otherwise). Straight (non-premultiplied) alpha in every format.
     """
+    write_bytes_atomic(Path(path), encode_image(path, array, bit_depth=bit_depth))
+
+
+def encode_image(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> bytes:
+    """The bytes :func:`write_image` would write to ``path`` (format from its suffix), so a
+    caller can encode several outputs before writing any of them."""
     kind = format_of(path)
     if bit_depth not in _FORMAT_DEPTHS[kind]:
         raise ValueError(f"{path}: {kind} stores {' or '.join(map(str, _FORMAT_DEPTHS[kind]))}-bit "
                          f"images, not {bit_depth}-bit")
-    write_bytes_atomic(Path(path), _encode_png(np.asarray(array), bit_depth, kind))
+    return _encode_png(np.asarray(array), bit_depth, kind)
 
 
 def _encode_png(array: np.ndarray, bit_depth: int, kind: str = "png") -> bytes:
@@ -368,9 +438,17 @@ def _encode_png(array: np.ndarray, bit_depth: int, kind: str = "png") -> bytes:
     target = np.uint8 if bit_depth == 8 else np.uint16
     top = 255 if bit_depth == 8 else 65535
     if np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise ValueError("cannot write an array with NaN or infinite values")
-        pixels = np.rint(np.clip(array.astype(np.float64), 0.0, 1.0) * top).astype(target)
+        pixels = np.empty(array.shape, target)
+        # In blocks of rows: float64 keeps the rounding exact (k/255 -> k), and the blocks keep
+        # a 6000x4000 RGBA cut-out from needing 3 x 768 MB of float64 temporaries at once.
+        step = max(1, (1 << 22) // max(1, array[0].size))
+        for start in range(0, array.shape[0], step):
+            block = array[start : start + step].astype(np.float64)
+            if not np.isfinite(block).all():
+                raise ValueError("cannot write an array with NaN or infinite values")
+            np.clip(block, 0.0, 1.0, out=block)
+            block *= top
+            pixels[start : start + step] = np.rint(block, out=block)
     elif array.dtype == np.uint8:
         pixels = array if bit_depth == 8 else array.astype(np.uint16) * np.uint16(257)
     elif array.dtype == np.uint16:
@@ -417,9 +495,26 @@ def list_images(folder: PathLike) -> dict[str, Path]:
     """Map stem -> path for the image files directly in ``folder``, sorted by stem.
 
     A file counts when its extension (any case) is in ``IMAGE_EXTENSIONS``; hidden files
-    (names starting with ".", e.g. macOS "._photo.jpg" resource forks) are skipped. Raises
-    ``InputError`` if the folder does not exist or two files share a stem (``a.png`` and
-    ``a.jpg``), since images, trimaps and alphas are matched by stem.
+    (names starting with ".", e.g. macOS "._photo.jpg" resource forks, and alphagan's own
+    temporary files) are skipped. Raises ``InputError`` if the folder does not exist or two
+    files share a stem (``a.png`` and ``a.jpg``), since images, trimaps and alphas are matched
+    by stem; :func:`scan_images` reports those per file instead.
+    """
+    found, shared = scan_images(folder)
+    if shared:
+        raise InputError(shared_stem_problems(shared)[0])
+    return found
+
+
+def scan_images(folder: PathLike) -> tuple[dict[str, Path], dict[str, list[Path]]]:
+    """Like :func:`list_images`, but files sharing a stem are returned apart, not fatal.
+
+    Returns ``(found, shared)``: ``found`` maps stem -> path for every stem held by exactly
+    one file; ``shared`` maps each stem held by several files to those files, so a folder run
+    can report them (:func:`shared_stem_problems`) and go on with the rest. Entries that are
+    not folders (a FIFO or a broken link named ``x.png``) are listed too: reading them fails
+    with a line naming them, instead of being silently ignored. Raises ``InputError`` if
+    ``folder`` is missing, not a folder, or cannot be listed.
     """
     name = str(folder)
     root = Path(folder)
@@ -427,16 +522,27 @@ def list_images(folder: PathLike) -> dict[str, Path]:
         raise InputError(f"{name}: no such folder")
     if not root.is_dir():
         raise InputError(f"{name}: not a folder")
-    found: dict[str, Path] = {}
-    for entry in sorted(root.iterdir()):
+    by_stem: dict[str, list[Path]] = {}
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        raise InputError(f"{name}: cannot list folder ({exc.strerror or exc})") from None
+    for entry in entries:
         if entry.name.startswith(".") or entry.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
-        if not entry.is_file():
+        if entry.is_dir():
             continue
-        if entry.stem in found:
-            raise InputError(
-                f"{name}: two images share the stem {entry.stem!r}: "
-                f"{found[entry.stem].name} and {entry.name}"
-            )
-        found[entry.stem] = entry
-    return dict(sorted(found.items()))
+        by_stem.setdefault(entry.stem, []).append(entry)
+    found = {stem: paths[0] for stem, paths in sorted(by_stem.items()) if len(paths) == 1}
+    shared = {stem: paths for stem, paths in sorted(by_stem.items()) if len(paths) > 1}
+    return found, shared
+
+
+def shared_stem_problems(shared: dict[str, list[Path]]) -> list[str]:
+    """One line per file of :func:`scan_images`'s ``shared``, naming it and its namesakes."""
+    return [
+        f"{path}: shares the stem {stem!r} with {', '.join(p.name for p in paths if p != path)}"
+        f" (files are paired by stem; rename one)"
+        for stem, paths in shared.items()
+        for path in paths
+    ]

@@ -69,11 +69,12 @@ def pick_device(name: str | None = defaults.DEVICE) -> torch.device:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_prepared_cached(path: Path, mtime_ns: int, device: str) -> nn.Module:
+def _load_prepared_cached(path: Path, mtime_ns: int, device: str, given: Path) -> nn.Module:
     from alphagan.checkpoint import load_model
     from alphagan.inference import prepare_for_inference
 
-    return prepare_for_inference(load_model(path, map_location=device))
+    # ``path`` (resolved) keys the cache; ``given`` is what messages name, as the user wrote it
+    return prepare_for_inference(load_model(given, map_location=device))
 
 
 def load_prepared(model: str | os.PathLike[str] | None = None, device: str | None = None) -> nn.Module:
@@ -81,9 +82,10 @@ def load_prepared(model: str | os.PathLike[str] | None = None, device: str | Non
     for inference (:func:`alphagan.inference.prepare_for_inference`), as the CLI runs it."""
     from alphagan.checkpoint import resolve_model
 
-    path = resolve_model(model).resolve()
+    given = resolve_model(model)
+    path = given.resolve()
     mtime = path.stat().st_mtime_ns if path.exists() else 0
-    return _load_prepared_cached(path, mtime, str(pick_device(device)))
+    return _load_prepared_cached(path, mtime, str(pick_device(device)), given)
 
 
 def trimap_for(

@@ -1,9 +1,11 @@
 """Matte files and folders with any alpha estimator; shared by ``predict`` and ``baseline``.
 
 Outputs land as ``OUT/<kind>/<stem>.<ext>`` for kind in alpha, foreground, cutout,
-composite, trimap (ext from the format: png, webp, tif), or in one named file. A bad input
-(unreadable file, size mismatch, trimap without unknown pixels) is reported and nothing is
-written for it; a folder run goes on past it. No output is ever written over an input.
+composite, trimap (ext from the format: png, webp, tif), or in one named file. A job writes
+all of its outputs or none (they are encoded in memory, staged beside their destinations and
+renamed together). Whatever one job raises (a bad input, a full disk, an estimator that
+fails) is reported on one line naming its input, and a folder run goes on. No output is ever
+written over an input.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ import numpy as np
 from tqdm import tqdm
 
 from alphagan import defaults
+from alphagan.atomic import write_all_or_none
 from alphagan.convert import to_mask
 from alphagan.errors import InputError
+from alphagan.files import describe_os_error
 from alphagan.foreground import composite_onto, cutout, estimate_foreground
-from alphagan.io import OUTPUT_FORMATS, list_images, read_image, write_image
+from alphagan.io import OUTPUT_FORMATS, encode_image, read_image, scan_images
+from alphagan.io import shared_stem_problems
 from alphagan.trimap import read_trimap, trimap_from_soft_mask, trimap_to_uint8
 
 __all__ = [
@@ -107,15 +112,22 @@ def pair_folders(
 ) -> tuple[list[MattingJob], list[str]]:
     """Pair images with trimaps (or, with ``masks``, masks) by stem.
 
-    Returns (jobs, problems): an image without a trimap, or a trimap without an image, is a
-    one-line problem rather than an exception, so the rest of the folder still runs.
+    Returns (jobs, problems): an image without a trimap, a trimap without an image, or a file
+    whose stem another file in its folder shares (``cat.jpg`` and ``cat.png``: which one is
+    meant is ambiguous) is a one-line problem naming the file rather than an exception, so
+    the rest of the folder still runs.
     """
     what = "mask" if masks else "trimap"
-    images = list_images(image_dir)
-    guides = list_images(guide_dir)
+    images, shared_images = scan_images(image_dir)
+    guides, shared_guides = scan_images(guide_dir)
+    problems = shared_stem_problems(shared_images) + shared_stem_problems(shared_guides)
+    # A stem that is ambiguous in either folder is skipped in both (reported above).
+    ambiguous = set(shared_images) | set(shared_guides)
+    images = {s: p for s, p in images.items() if s not in ambiguous}
+    guides = {s: p for s, p in guides.items() if s not in ambiguous}
     jobs = [MattingJob(s, images[s], **{what: guides[s]}) for s in sorted(images) if s in guides]
-    problems = [f"{images[s]}: no {what} named {s}.* in {guide_dir}"
-                for s in sorted(set(images) - set(guides))]
+    problems += [f"{images[s]}: no {what} named {s}.* in {guide_dir}"
+                 for s in sorted(set(images) - set(guides))]
     problems += [f"{guides[s]}: no image named {s}.* in {image_dir}"
                  for s in sorted(set(guides) - set(images))]
     return jobs, problems
@@ -178,25 +190,35 @@ def process_job(
     spec: OutputSpec,
     mask_options: MaskOptions = MaskOptions(),
 ) -> dict[str, Path]:
-    """Read, validate, matte and write one job. Raises InputError before writing anything
-    if the inputs are unusable. Returns the written paths by kind."""
+    """Read, validate, matte and write one job: all of its outputs or none of them.
+
+    Raises InputError before writing anything if the inputs are unusable, and OSError if an
+    output cannot be written (nothing of this job is left behind then). Returns the written
+    paths by kind."""
     image, trimap = read_job(job, mask_options)
     try:
         alpha = estimate(image, trimap)
     except ValueError as exc:  # the estimator refuses these inputs (too small, ...)
         raise InputError(f"{job.image}: {exc}") from None
-    results: dict[str, np.ndarray] = {"alpha": alpha, "trimap": trimap_to_uint8(trimap)}
-    if set(spec.kinds) & {"foreground", "cutout", "composite"}:
-        fg = estimate_foreground(image, alpha)
-        results["foreground"] = fg
-        results["cutout"] = cutout(fg, alpha)
-        if "composite" in spec.kinds:
-            results["composite"] = composite_onto(fg, alpha, spec.background)
+    levels = trimap_to_uint8(trimap) if "trimap" in spec.kinds else None
+    del trimap
+    needs_fg = bool(set(spec.kinds) & {"foreground", "cutout", "composite"})
+    fg = estimate_foreground(image, alpha) if needs_fg else None
+    del image  # the largest arrays go as soon as they are used (peak memory of big photos)
+    make: dict[str, Callable[[], np.ndarray]] = {
+        "alpha": lambda: alpha,
+        "trimap": lambda: levels,
+        "foreground": lambda: fg,
+        "cutout": lambda: cutout(fg, alpha),
+        "composite": lambda: composite_onto(fg, alpha, spec.background),
+    }
     paths = output_paths(job, out_dir, spec)
-    for kind, path in paths.items():
-        # the trimap is three exact levels: 8 bits hold it, whatever the depth asked for
-        depth = 8 if kind == "trimap" else spec.bit_depth
-        write_image(path, results[kind], bit_depth=depth)
+    # One output array at a time, encoded in memory; then all files together or none. The
+    # trimap is three exact levels: 8 bits hold it, whatever the depth asked for.
+    encoded = {path: encode_image(path, make[kind](),
+                                  bit_depth=8 if kind == "trimap" else spec.bit_depth)
+               for kind, path in paths.items()}
+    write_all_or_none(encoded)
     return paths
 
 
@@ -212,8 +234,9 @@ def run_jobs(
 ) -> RunReport:
     """Process every job, skipping those whose outputs all exist unless ``overwrite``.
 
-    A job that fails with InputError (or an OS error while reading/writing) is recorded in the
-    report and the run continues.
+    A job that fails for any reason (bad input, an OS error while reading or writing, an
+    estimator error, running out of memory) is recorded in the report as one line naming its
+    input, and the run continues. Only KeyboardInterrupt and SystemExit stop it.
     """
     jobs = list(jobs)
     report = RunReport()
@@ -224,12 +247,25 @@ def run_jobs(
             continue
         try:
             process_job(job, estimate, out_dir, spec, mask_options)
-        except (InputError, OSError) as exc:
-            report.failed.append(_one_line(exc))
+        except Exception as exc:  # noqa: BLE001 - one job's failure must not end the run
+            report.failed.append(failure_line(job, exc))
             continue
         report.written.append(job.stem)
     return report
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
+def failure_line(job: MattingJob, exc: BaseException) -> str:
+    """One line for a failed job that names its input file (and the output, for OS errors)."""
+    if isinstance(exc, OSError):
+        where = f" {exc.filename}" if exc.filename else ""
+        text = f"cannot write{where} ({describe_os_error(exc)})"
+    elif isinstance(exc, MemoryError):
+        text = "not enough memory (try --max-side or --tile)"
+    elif isinstance(exc, (ValueError, InputError)):
+        text = str(exc)
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split()) or type(exc).__name__
+    if str(job.image) in text or str(job.guide) in text:
+        return text
+    return f"{job.image}: {text}"

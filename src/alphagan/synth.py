@@ -34,7 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from alphagan.errors import InputError
+from alphagan.errors import InputError, UsageError
 from alphagan.subparsers import build_synth_parser
 
 __all__ = [
@@ -1016,8 +1016,11 @@ def write_synth_dataset(out: Path, *, count: int, seed: int = 0, size: int = 640
 
 def run_synth(args: argparse.Namespace) -> int:
     """Run ``alphagan synth``; returns 0. Bad arguments raise ``InputError``."""
+    from alphagan.cli import check_output_dir
+
     if args.count < 1:
-        raise InputError(f"--count must be at least 1, got {args.count}")
+        raise UsageError(f"--count must be at least 1, got {args.count}")
+    check_output_dir(Path(args.out))
     if args.alpha_shapes is not None and not Path(args.alpha_shapes).is_dir():
         raise InputError(f"--alpha-shapes {args.alpha_shapes}: no such folder")
     exclude = [stem.strip() for stem in str(args.exclude or "").split(",") if stem.strip()]

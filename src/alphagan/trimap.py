@@ -31,10 +31,13 @@ what lies between is unknown. A width ``r`` is the radius of an elliptical struc
 of size ``2r + 1`` (OpenCV's ``MORPH_ELLIPSE``; for ``r = 1`` that is the 3x3 cross, so one
 step of erosion removes the 4-connected boundary). ``r = 0`` means no morphology. The image
 border is not treated as background: a foreground that touches the border stays known there.
+A width beyond the image's diagonal acts as the diagonal (no pixel is farther away than
+that), so ``erode=100000`` costs what the image size allows, not a 40 GB kernel.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Callable
 
@@ -158,8 +161,14 @@ def trimap_from_levels(
 
 
 def read_trimap(path: _io.PathLike, *, require_unknown: bool = True) -> np.ndarray:
-    """Read a trimap file as float32 HxW {0, 0.5, 1}; errors name the file."""
-    return trimap_from_array(_io.read_grey(path), name=str(path), require_unknown=require_unknown)
+    """Read a trimap file as float32 HxW {0, 0.5, 1}; errors name the file.
+
+    The file must hold grey levels: a trimap painted in colour (say, red foreground) or with
+    a transparency channel is refused rather than read by its brightness, which would turn
+    coloured foreground into unknown (``alphagan.io.read_grey(colour="refuse")``).
+    """
+    return trimap_from_array(_io.read_grey(path, colour="refuse"), name=str(path),
+                             require_unknown=require_unknown)
 
 
 def trimap_from_alpha(alpha: np.ndarray, *, erode: int = 10, dilate: int = 10) -> np.ndarray:
@@ -275,8 +284,10 @@ def _trimap_from_regions(
     sure_fg: np.ndarray, maybe_fg: np.ndarray, erode: int, dilate: int
 ) -> np.ndarray:
     """fg = ``sure_fg`` eroded; bg = outside ``maybe_fg`` dilated; the rest unknown."""
-    erode = _width(erode, "erode")
-    dilate = _width(dilate, "dilate")
+    # Past the diagonal every pixel is already within reach: same result, bounded kernel.
+    reach = math.ceil(math.hypot(*sure_fg.shape))
+    erode = min(_width(erode, "erode"), reach)
+    dilate = min(_width(dilate, "dilate"), reach)
     fg = _morph(sure_fg, erode, cv2.erode)
     bg = ~_morph(maybe_fg, dilate, cv2.dilate)
     trimap = np.full(sure_fg.shape, UNKNOWN, dtype=np.float32)

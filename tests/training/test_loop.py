@@ -78,7 +78,7 @@ def test_run_folder_contents(tmp_path: Path, micro_config: Path) -> None:
     val_rows = [r for r in rows if r.get("split") == "val"]
     assert [r["step"] for r in val_rows] == [3, 6]
     assert {"sad", "mse", "grad", "conn"} <= set(val_rows[0])
-    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)
+    state = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)
     assert state["step"] == 6 and {"opt_g", "opt_d", "sched_g", "sched_d", "rng"} <= set(state)
     # the exported generator works with predict
     out = tmp_path / "pred"
@@ -101,8 +101,8 @@ def test_resume_continues_exactly(tmp_path: Path, micro_config: Path, augment: s
     interrupted = tmp_path / "interrupted"
     train(load_config(micro_config, [*options, "steps=4"]), interrupted, progress=False)
     train(config, interrupted, resume=True, progress=False)
-    a = torch.load(tmp_path / "straight" / "checkpoints" / "latest.pt", weights_only=False)
-    b = torch.load(interrupted / "checkpoints" / "latest.pt", weights_only=False)
+    a = torch.load(tmp_path / "straight" / "checkpoints" / "latest.pt", weights_only=True)
+    b = torch.load(interrupted / "checkpoints" / "latest.pt", weights_only=True)
     for key in a["generator"]:
         torch.testing.assert_close(a["generator"][key], b["generator"][key], rtol=0, atol=1e-6)
     steps = [r["step"] for r in read_rows(interrupted) if r.get("split") != "val"]
@@ -128,7 +128,7 @@ def test_sigkill_then_resume(tmp_path: Path, micro_config: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     resumed_from = int(done.stderr.split("from step ")[1].split()[0])
     assert resumed_from > 0
-    state = torch.load(latest, weights_only=False)
+    state = torch.load(latest, weights_only=True)
     assert state["step"] == max(12, resumed_from)
     steps = [r["step"] for r in read_rows(run) if r.get("split") != "val"]
     assert steps == sorted(set(steps))  # no duplicate rows after the resume
@@ -149,7 +149,7 @@ def test_nan_loss_stops_with_a_clear_message(tmp_path: Path, micro_config: Path,
     monkeypatch.setattr(loop, "gan_step", flaky)
     with pytest.raises(TrainingError, match=r"step 4: generator loss is nan.*latest\.pt"):
         train(load_config(micro_config), tmp_path / "run", progress=False)
-    state = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=False)
+    state = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
     assert state["step"] == 3  # the last good checkpoint (validation at 3 also saves) is kept
 
 
@@ -185,14 +185,14 @@ def test_ema_decay_one_keeps_the_first_step_and_resumes(tmp_path: Path,
         _generator_weights(run / "generator.safetensors")
     for key in first:
         torch.testing.assert_close(ema[key], first[key], rtol=0, atol=0)
-    raw = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)["generator"]
+    raw = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["generator"]
     assert any(not torch.equal(raw[k], first[k]) for k in first)  # training did move on
 
 
 def test_ema_decay_zero_follows_the_weights(tmp_path: Path, micro_config: Path) -> None:
     run = tmp_path / "ema0"
     train(load_config(micro_config, ["ema_decay=0.0"]), run, progress=False)
-    raw = torch.load(run / "checkpoints" / "latest.pt", weights_only=False)["generator"]
+    raw = torch.load(run / "checkpoints" / "latest.pt", weights_only=True)["generator"]
     ema = _generator_weights(run / "generator.safetensors")
     for key in raw:
         torch.testing.assert_close(ema[key], raw[key], rtol=0, atol=0)
@@ -204,7 +204,7 @@ def test_init_from_checkpoint_and_generator_file(tmp_path: Path, micro_config: P
 
     base = tmp_path / "base"
     train(load_config(micro_config), base, progress=False)
-    state = torch.load(base / "checkpoints" / "latest.pt", weights_only=False)
+    state = torch.load(base / "checkpoints" / "latest.pt", weights_only=True)
     config = load_config(micro_config)
     g, d = build_models(config.model, verbose=False)
     d_random = {k: v.clone() for k, v in d.state_dict().items()}
@@ -228,6 +228,33 @@ def test_init_from_checkpoint_and_generator_file(tmp_path: Path, micro_config: P
     train(load_config(micro_config, [f"model.init_from={base / 'checkpoints' / 'latest.pt'}",
                                      "optim.lr_g=0", "optim.lr_d=0", "steps=2"]),
           tuned, progress=False)
-    after = torch.load(tuned / "checkpoints" / "latest.pt", weights_only=False)
+    after = torch.load(tuned / "checkpoints" / "latest.pt", weights_only=True)
     for key, value in state["generator"].items():
         torch.testing.assert_close(after["generator"][key], value, rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_restart_after_a_kill_before_the_first_checkpoint(tmp_path: Path,
+                                                          micro_config: Path) -> None:
+    """A run killed after logging but before its first checkpoint: the log rows, a torn last
+    line and a half-written temporary checkpoint are left. Restarting must log every step
+    once, clean the temporary file, and a torn line must not stop ``--resume``."""
+    run = tmp_path / "run"
+    args = ["train", "--config", str(micro_config), "--out", str(run), "--quiet",
+            "--set", "checkpoint_every=100", "--set", "val_every=100", "--steps", "2"]
+    assert main(args) == 0
+    for path in (run / "checkpoints").iterdir():  # as if killed before it was written
+        path.unlink()
+    stale = run / "checkpoints" / ".latest.0badc0de.tmp.pt"
+    stale.write_bytes(b"half a checkpoint")
+    with (run / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 3, "g": 0.')  # torn by the kill
+    assert main(args[:-2] + ["--steps", "3", "--resume"]) == 0
+    steps = [r["step"] for r in read_rows(run) if r.get("split") != "val"]
+    assert steps == [1, 2, 3]
+    assert not stale.exists()
+    with (run / "metrics.jsonl").open("a") as log:
+        log.write('{"step": 4, "g"')  # torn again, now after a checkpoint at step 3
+    assert main(args[:-2] + ["--steps", "4", "--resume"]) == 0
+    steps = [r["step"] for r in read_rows(run) if r.get("split") != "val"]
+    assert steps == [1, 2, 3, 4]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from alphagan.data.composition import ForegroundItem
 from alphagan.errors import InputError
+from alphagan.files import MAX_IMAGE_BYTES, open_regular
 from alphagan.foreground import estimate_foreground
 from alphagan.io import read_alpha, read_image, write_png
 
@@ -48,15 +49,13 @@ def foreground_cache_key(image: Path, alpha: Path) -> str:
     """Hex SHA-256 of the method tag and the contents of ``image`` and ``alpha``."""
     digest = hashlib.sha256(_METHOD)
     for path in (Path(image), Path(alpha)):
-        try:
-            with path.open("rb") as file:
-                file_digest = hashlib.sha256()
+        with open_regular(path, MAX_IMAGE_BYTES, what="image file") as (file, _):
+            file_digest = hashlib.sha256()
+            try:
                 while chunk := file.read(_CHUNK):
                     file_digest.update(chunk)
-        except FileNotFoundError as exc:
-            raise InputError(f"{path}: no such file") from exc
-        except OSError as exc:
-            raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
+            except OSError as exc:
+                raise InputError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
         digest.update(file_digest.digest())  # fixed length: no ambiguity between the two files
     return digest.hexdigest()
 

@@ -28,6 +28,7 @@ from PIL import Image
 from alphagan.data.composition import ForegroundItem
 from alphagan.data.validation import EvalItem
 from alphagan.errors import InputError
+from alphagan.files import read_text
 from alphagan.io import IMAGE_EXTENSIONS, list_images, read_alpha, read_image, write_png
 
 __all__ = [
@@ -157,10 +158,7 @@ def list_backgrounds(
         if path.suffix.lower() in IMAGE_EXTENSIONS:
             return [path]
         base = Path(root) if root is not None else path.parent
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read the background names file ({exc})") from exc
+        lines = read_text(path, what="background names file").splitlines()
         names = [line.strip() for line in lines]
         paths = [base / name for name in names if name and not name.startswith("#")]
         described = f"{path} (names relative to {base})"
@@ -343,10 +341,7 @@ def _read_uint8_alpha(path: Path) -> np.ndarray:
 
 
 def _read_names(path: Path) -> list[str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: cannot read names file ({exc})") from exc
+    lines = read_text(path, what="names file").splitlines()
     return [s for s in (line.strip() for line in lines) if s and not s.startswith("#")]
 
 

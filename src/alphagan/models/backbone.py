@@ -87,12 +87,15 @@ def adapt_first_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a non-checkpoint file
-        raise InputError(f"{path}: not a PyTorch state_dict file ({type(exc).__name__})") from None
+    from alphagan.files import MAX_MODEL_BYTES, open_regular
+
+    with open_regular(path, MAX_MODEL_BYTES, what="weights file") as (handle, _):
+        try:
+            # weights_only: tensors and plain values only, a crafted pickle runs no code
+            obj = torch.load(handle, map_location="cpu", weights_only=True)
+        except Exception as exc:  # torch raises many types for a non-checkpoint file
+            raise InputError(f"{path}: not a PyTorch state_dict file, or holds objects other "
+                             f"than tensors ({type(exc).__name__})") from None
     # Accept the common wrappers ({"state_dict": ...}, {"model": ...}) and DDP's "module." prefix.
     for key in ("state_dict", "model"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from alphagan.config import apply_overrides, from_dict, load_yaml
+from alphagan.config import ConfigError, apply_overrides, from_dict, load_yaml
 from alphagan.data.augment import AugmentConfig
 from alphagan.models import GeneratorConfig
 
@@ -170,6 +170,11 @@ def load_config(
     """Read a YAML config, apply ``key=value`` overrides, check types, resolve paths."""
     data = load_yaml(path) if path is not None else {}
     data = apply_overrides(data, overrides)
-    config = from_dict(TrainConfig, data)
+    try:
+        config = from_dict(TrainConfig, data)
+    except ConfigError as exc:
+        if path is None or str(exc).startswith(str(path)):
+            raise
+        raise ConfigError(f"{path}: {exc}") from None  # the message names the file
     return resolve_paths(config, base or Path.cwd())
 

@@ -28,10 +28,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from alphagan.atomic import write_text_atomic
+from alphagan.atomic import remove_stale_temps, write_text_atomic
 from alphagan.checkpoint import save_model
 from alphagan.config import dump_yaml, to_dict
 from alphagan.errors import InputError
+from alphagan.files import read_text
 from alphagan.inference import predict_alpha
 from alphagan.losses import GANLoss, clamp_known
 from alphagan.metrics import compute_all
@@ -75,12 +76,28 @@ def validate(generator: nn.Module, items: list[Any], max_side: int | None) -> di
 
 
 def _truncate_log(path: Path, last_step: int) -> None:
-    """Drop rows logged after the checkpoint we resume from (they will be redone)."""
-    if not path.is_file():
+    """Drop rows logged after the checkpoint we resume from (they will be redone).
+
+    With ``last_step`` 0 (no checkpoint yet) every row goes. A line that is not a JSON object
+    (the torn last line of a killed run) is dropped too.
+    """
+    if not path.exists():
         return
-    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= last_step]
+    kept = []
+    for line in read_text(path, what="metrics log").splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step", 0), (int, float)) \
+                and row.get("step", 0) <= last_step:
+            kept.append(line)
     write_text_atomic(path, "".join(line + "\n" for line in kept))
+
+
+# Files the run writes atomically; a kill -9 mid-write leaves a temporary file beside them.
+_RUN_FILES = ("config.yaml", "metrics.jsonl", "generator.safetensors", "checkpoints/latest.pt",
+              "checkpoints/best.pt")
 
 
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool, info: DistInfo) -> None:
@@ -90,6 +107,8 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool, info: Dis
                             f"or choose another --out")
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        for name in _RUN_FILES:  # only this process writes them now
+            remove_stale_temps(run_dir / name)
         write_text_atomic(run_dir / "config.yaml", dump_yaml(config))
 
 
@@ -155,8 +174,11 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
         if info.is_main:
             _truncate_log(run_dir / "metrics.jsonl", step)
             print(f"resuming {run_dir} from step {step}", file=sys.stderr)
-    elif resume and info.is_main:
-        print(f"{run_dir}: no checkpoint yet, starting from step 0", file=sys.stderr)
+    elif info.is_main:
+        if resume:
+            print(f"{run_dir}: no checkpoint yet, starting from step 0", file=sys.stderr)
+        # Rows a run killed before its first checkpoint logged would otherwise appear twice.
+        _truncate_log(run_dir / "metrics.jsonl", 0)
 
     if info.enabled:
         ddp_args = {"device_ids": [device.index]} if device.type == "cuda" else {}
