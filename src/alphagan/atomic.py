@@ -45,6 +45,8 @@ def _create_temp(dest: Path) -> Path:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         except FileExistsError:
             continue
+        except OSError as exc:  # name the output asked for, not our temporary file
+            raise type(exc)(exc.errno, exc.strerror or str(exc), str(dest)) from None
         os.close(fd)
         return tmp
     raise OSError(f"{dest}: could not create a temporary file beside it")

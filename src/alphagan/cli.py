@@ -343,9 +343,9 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         return problem
 
     extra: list[Path] = []
-    background: Any = (1.0, 1.0, 1.0)
+    # Checked even when no composite is asked for: a wrong value is a mistake either way.
+    background: Any = _background(args.background)
     if "composite" in kinds:
-        background = _background(args.background)
         if Path(args.background).is_file():
             extra.append(Path(args.background))
     spec = OutputSpec(kinds, fmt, args.bit_depth, background)
