@@ -97,3 +97,27 @@ def test_export_command(tmp_path: Path, generator, capsys) -> None:
         assert run_export(export_args("--format", "onnx", "--checkpoint", str(checkpoint),
                                       "--out", str(onnx_out), "--opset", "17")) == 0
         assert onnx_out.is_file()
+
+
+def test_onnx_export_of_a_prior_model_takes_the_prior(tmp_path: Path) -> None:
+    pytest.importorskip("onnx", reason="ONNX export needs the onnx extra: pip install '.[onnx]'")
+    ort = pytest.importorskip(
+        "onnxruntime", reason="the parity check needs the onnx extra: pip install '.[onnx]'"
+    )
+    import dataclasses
+
+    torch.manual_seed(1)
+    model = randomize_batchnorm(AlphaGANGenerator(dataclasses.replace(TINY_CONFIG,
+                                                                      prior="cf+knn")))
+    with torch.no_grad():
+        model.head.weight.normal_(0, 0.1)  # not the untrained zero head
+    path = export_model(model, tmp_path / "p.onnx", format="onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image", "trimap", "prior"]
+    image, trimap = inputs(1, 101, 77)
+    prior = torch.rand(1, 2, 101, 77)
+    with torch.no_grad():
+        expected = model(image, trimap, prior).numpy()
+    (got,) = session.run(None, {"image": image.numpy(), "trimap": trimap.numpy(),
+                                "prior": prior.numpy()})
+    assert np.abs(got - expected).max() < 1e-4

@@ -1,7 +1,9 @@
 """Export a generator to ONNX or TorchScript: ``alphagan export --format onnx|torchscript``.
 
 The exported graph has the generator's interface: inputs ``image`` (B,3,H,W) float32 RGB in
-[0,1] and ``trimap`` (B,1,H,W) float32 in {0, 0.5, 1}; output ``alpha`` (B,1,H,W) in [0,1],
+[0,1] and ``trimap`` (B,1,H,W) float32 in {0, 0.5, 1}, and for a model with a classical
+prior (:mod:`alphagan.prior`) ``prior`` (B,K,H,W) float32 in [0,1] (compute it with
+:func:`alphagan.prior.compute_prior`); output ``alpha`` (B,1,H,W) in [0,1],
 *not* clamped to the trimap's known regions (clamp as :func:`alphagan.predict_alpha` does).
 B, H and W are dynamic: the graph pads to a multiple of 8 itself (reflection, as the
 generator does) and crops back, for any H, W >= 8. BatchNorm is folded into the
@@ -91,17 +93,24 @@ def _export(model: nn.Module, path: Path, format: ExportFormat, opset: int) -> N
 
     model = prepare_for_inference(model, channels_last=False, fold_bn=True).cpu()
     h, w = TRACE_SIZE
-    example = (torch.rand(1, 3, h, w), torch.full((1, 1, h, w), 0.5))
+    example: tuple[torch.Tensor, ...] = (torch.rand(1, 3, h, w), torch.full((1, 1, h, w), 0.5))
+    names = list(_NAMES["inputs"])
+    channels = getattr(model, "prior_channels", 0)
+    if channels:  # a model with a classical prior takes it as a third input (alphagan.prior)
+        example += (torch.full((1, channels, h, w), 0.5),)
+        names.append("prior")
     # The tracer warns about every Python-int shape computation; those are what we rely on.
     with _traceable_unpool(), warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         if format == "onnx":
             axes = {"image": {0: "batch", 2: "height", 3: "width"},
                     "trimap": {0: "batch", 2: "height", 3: "width"},
+                    "prior": {0: "batch", 2: "height", 3: "width"},
                     "alpha": {0: "batch", 2: "height", 3: "width"}}
+            axes = {k: v for k, v in axes.items() if k in names or k == "alpha"}
             torch.onnx.export(
                 model, example, str(path), dynamo=False, opset_version=opset,
-                input_names=_NAMES["inputs"], output_names=_NAMES["outputs"],
+                input_names=names, output_names=_NAMES["outputs"],
                 dynamic_axes=axes,
             )
         else:

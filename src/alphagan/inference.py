@@ -30,6 +30,7 @@ from alphagan import defaults
 from alphagan.convert import ImageLike, to_image, to_trimap
 from alphagan.models.fuse import fold_batchnorm
 from alphagan.models.generator import AlphaGANGenerator
+from alphagan.prior import compute_prior
 from alphagan.scaling import at_max_side
 from alphagan.tiling import (
     ALIGN,
@@ -57,6 +58,7 @@ __all__ = [
     "default_overlap",
     "min_tile",
     "check_pair",
+    "model_prior",
 ]
 
 Precision = Literal["fp32", "bf16"]
@@ -218,11 +220,15 @@ def predict_alpha(
     def infer(image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         options = dict(precision=precision, region=region, margin=margin, pooling=pooling,
                        tile=tile, overlap=overlap)
-        alpha = _predict(model, image, trimap, **options)
+        # Solved once on the whole (possibly downscaled) image, before any crop or tile: the
+        # classical solvers are global, the network's crops are not.
+        prior = model_prior(model, image, trimap)
+        alpha = _predict(model, image, trimap, prior, **options)
         if tta == "flip":
             # .copy(), not ascontiguousarray: for a one-pixel-wide image the reversed view
             # counts as contiguous yet keeps its negative stride, which torch refuses.
             mirrored = _predict(model, image[:, ::-1].copy(), trimap[:, ::-1].copy(),
+                                None if prior is None else prior[:, :, ::-1].copy(),
                                 **options)
             alpha = 0.5 * (alpha + mirrored[:, ::-1])
         return alpha
@@ -235,10 +241,21 @@ def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
+def model_prior(model: nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.ndarray | None:
+    """The classical prior ``model`` takes (:mod:`alphagan.prior`), (K,H,W) float32, or None
+    for a model without one."""
+    config = getattr(model, "config", None)
+    name = getattr(config, "prior", "none")
+    if name == "none":
+        return None
+    return compute_prior(image, trimap, name, config.prior_scale)
+
+
 def _predict(
     model: nn.Module,
     image: np.ndarray,
     trimap: np.ndarray,
+    prior: np.ndarray | None,
     *,
     precision: Precision,
     region: Region,
@@ -267,6 +284,10 @@ def _predict(
 
     x = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]  # (1,3,H,W)
     t = torch.from_numpy(np.ascontiguousarray(trimap))[None, None]  # (1,1,H,W)
+    if prior is not None:
+        # The prior rides along as extra trimap channels: crops and tiles slice both alike,
+        # and the runner splits them again.
+        t = torch.cat([t, torch.from_numpy(np.ascontiguousarray(prior))[None]], dim=1)
     was_training = model.training
     model.eval()
     try:
@@ -333,10 +354,14 @@ def _runner(model: nn.Module, precision: Precision) -> Runner:
     layout = torch.channels_last if channels_last else torch.contiguous_format
 
     def run(image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+        """``trimap`` (1,1+K,h,w): the trimap, then the K prior channels of a prior model."""
         image = image.to(device).contiguous(memory_format=layout)
         trimap = trimap.to(device).contiguous(memory_format=layout)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
-            alpha = model(image, trimap)
+            if trimap.shape[1] > 1:
+                alpha = model(image, trimap[:, :1], trimap[:, 1:])
+            else:
+                alpha = model(image, trimap)
         return alpha[0, 0].float().cpu()
 
     return run

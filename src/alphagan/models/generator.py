@@ -31,6 +31,10 @@ from alphagan.models.aspp import ASPP
 from alphagan.models.efficientnet import EFFICIENTNET_LITE_VARIANTS, EfficientNetLiteEncoder
 from alphagan.models.layers import NormName, conv_norm_act, norm_factory
 from alphagan.models.resnet import ResNetEncoder
+from alphagan.prior import check_prior, prior_channels
+
+# Prior alphas are clipped to [eps, 1 - eps] before the logit: exact 0/1 would be infinite.
+_PRIOR_EPS = 1e-3
 
 __all__ = ["GeneratorConfig", "AlphaGANGenerator", "build_encoder", "IMAGENET_MEAN", "IMAGENET_STD"]
 
@@ -60,6 +64,11 @@ class GeneratorConfig:
     decoder_channels: tuple[int, int, int] = (256, 64, 32)  # at 1/4, 1/2, 1/1
     final_convs: int = 2  # 3x3 convs at full resolution before the output conv
     image_skip: bool = True  # concatenate the input (image + trimap) before the final convs
+    # Classical alphas as extra input channels (alphagan.prior: "none", "cf", "cf+knn"),
+    # solved at prior_scale of the input size. With a prior the output is
+    # sigmoid(head + logit(mean prior)) and the head starts at zero (see alphagan.prior).
+    prior: str = "none"
+    prior_scale: float = 0.5
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
@@ -76,20 +85,22 @@ class GeneratorConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
 
-def build_encoder(config: GeneratorConfig, norm_layer: Callable[[int], nn.Module]) -> nn.Module:
-    """The encoder ``config.encoder`` names, taking 4 input channels, with output stride 8.
+def build_encoder(config: GeneratorConfig, norm_layer: Callable[[int], nn.Module],
+                  in_channels: int = 4) -> nn.Module:
+    """The encoder ``config.encoder`` names, taking ``in_channels`` inputs (RGB, trimap, then
+    any prior channels), with output stride 8.
 
     Raises ``ValueError`` for an unknown encoder name.
     """
     if config.encoder == "resnet":
-        return ResNetEncoder(layers=config.encoder_layers, in_channels=4,
+        return ResNetEncoder(layers=config.encoder_layers, in_channels=in_channels,
                              base_width=config.encoder_width, dilations=config.dilations,
                              norm_layer=norm_layer)
     if config.encoder in EFFICIENTNET_LITE_VARIANTS:
         if config.norm == "batch":
             # The published Lite weights were trained with TensorFlow's BatchNorm eps of 1e-3.
             norm_layer = functools.partial(nn.BatchNorm2d, eps=1e-3)
-        return EfficientNetLiteEncoder(config.encoder, in_channels=4,
+        return EfficientNetLiteEncoder(config.encoder, in_channels=in_channels,
                                        dilations=config.dilations, norm_layer=norm_layer)
     raise ValueError(f"unknown encoder {config.encoder!r}; expected resnet or one of "
                      f"{', '.join(EFFICIENTNET_LITE_VARIANTS)}")
@@ -123,12 +134,14 @@ class AlphaGANGenerator(nn.Module):
         config = config or GeneratorConfig()
         if overrides:
             config = dataclasses.replace(config, **overrides)
+        check_prior(config.prior, config.prior_scale)
         self.config = config
+        self.prior_channels = prior_channels(config.prior)
         norm_layer = norm_factory(config.norm)
         self.register_buffer("mean", torch.tensor(config.mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(config.std).view(1, 3, 1, 1), persistent=False)
 
-        self.encoder = build_encoder(config, norm_layer)
+        self.encoder = build_encoder(config, norm_layer, 4 + self.prior_channels)
         enc = self.encoder
         c4, c2, c1 = config.decoder_channels
         self.aspp = ASPP(
@@ -155,14 +168,19 @@ class AlphaGANGenerator(nn.Module):
             norm_layer(c1),
             nn.ReLU(inplace=True),
         )
-        in_full = c1 + (4 if config.image_skip else 0)
+        in_full = c1 + (4 + self.prior_channels if config.image_skip else 0)
         self.refine = nn.Sequential(
             *[conv_norm_act(in_full if i == 0 else c1, c1, 3, norm_layer=norm_layer)
               for i in range(config.final_convs)]
         )
         self.head = nn.Conv2d(c1 if config.final_convs else in_full, 1, 3, padding=1)
+        if self.prior_channels:
+            # An untrained network returns the priors' mean; training learns the correction.
+            nn.init.zeros_(self.head.weight)
+            nn.init.zeros_(self.head.bias)
 
-    def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, trimap: torch.Tensor,
+                prior: torch.Tensor | None = None) -> torch.Tensor:
         if image.ndim != 4 or image.shape[1] != 3:
             raise ValueError(f"image must be (B,3,H,W), got {tuple(image.shape)}")
         if trimap.ndim != 4 or trimap.shape[1] != 1 or trimap.shape[-2:] != image.shape[-2:]:
@@ -170,7 +188,18 @@ class AlphaGANGenerator(nn.Module):
                 f"trimap must be (B,1,H,W) matching the image {tuple(image.shape)}, "
                 f"got {tuple(trimap.shape)}"
             )
-        x = torch.cat([(image - self.mean) / self.std, trimap], dim=1)  # (B,4,H,W)
+        inputs = [(image - self.mean) / self.std, trimap]
+        if self.prior_channels:
+            if prior is None or prior.shape != (image.shape[0], self.prior_channels,
+                                                *image.shape[-2:]):
+                got = None if prior is None else tuple(prior.shape)
+                raise ValueError(f"this model takes a {self.config.prior} prior of shape "
+                                 f"(B,{self.prior_channels},H,W) matching the image "
+                                 f"{tuple(image.shape)}, got {got}")
+            inputs.append(prior.to(image.dtype))
+        elif prior is not None:
+            raise ValueError("this model was built without a prior (config.prior='none')")
+        x = torch.cat(inputs, dim=1)  # (B,4+K,H,W)
         x, h, w = _pad_to_multiple(x, self.size_divisor)
         feats = self.encoder(x)
         y = self.aspp(feats.out)  # (B,256,H/8,W/8)
@@ -183,7 +212,12 @@ class AlphaGANGenerator(nn.Module):
             # In y's dtype: under bf16 autocast a mixed cat would be promoted to a full-size
             # fp32 copy that the next conv casts straight back (same numbers, more traffic).
             y = torch.cat([y, x.to(y.dtype)], dim=1)
-        alpha = torch.sigmoid(self.head(self.refine(y)))  # (B,1,H,W)
+        logits = self.head(self.refine(y))  # (B,1,H,W)
+        if self.prior_channels:
+            # In float32 even under autocast: bf16 would round the prior itself (to ~0.4%).
+            start = x[:, 4:].float().mean(dim=1, keepdim=True).clamp(_PRIOR_EPS, 1 - _PRIOR_EPS)
+            logits = logits.float() + torch.logit(start)
+        alpha = torch.sigmoid(logits)
         return alpha[..., :h, :w]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -14,8 +15,14 @@ from alphagan.data.composition import CompositionDataset, ForegroundItem
 from alphagan.data.foreground_cache import prepare_foregrounds
 from alphagan.data.validation import EvalDataset, EvalItem
 from alphagan.errors import InputError
+from alphagan.prior import compute_prior
 from alphagan.training.config import DataConfig, SourceConfig
 from alphagan.training.sampler import sample_source
+
+# DataLoader workers are forked from a process that already runs GNU OpenMP (torch); numba's
+# default "omp" layer then refuses to start (the classical priors are numba code). Its
+# "workqueue" layer is fork-safe; set before numba is first imported.
+os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
 
 __all__ = ["StepIndexedDataset", "train_items", "build_train_set", "build_val_items",
            "load_val_sample"]
@@ -74,9 +81,11 @@ class StepIndexedDataset(Dataset):
     """
 
     def __init__(self, base: CompositionDataset, seed: int,
-                 table: list[int] | None = None) -> None:
+                 table: list[int] | None = None, *, prior: str = "none",
+                 prior_scale: float = 0.5) -> None:
         self.base, self.seed = base, seed
         self.table = table if table is not None else list(range(len(base.items)))
+        self.prior, self.prior_scale = prior, prior_scale
 
     def __len__(self) -> int:
         return len(self.table)
@@ -84,11 +93,22 @@ class StepIndexedDataset(Dataset):
     def __getitem__(self, virtual_id: int) -> dict[str, torch.Tensor]:
         index = self.table[sample_source(int(virtual_id), len(self.table), self.seed)]
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(virtual_id)]))
-        return self.base.sample(index, rng)
+        sample = self.base.sample(index, rng)
+        if self.prior != "none":
+            # Solved on the network's own input (after blur/JPEG), as at inference.
+            image = sample["image"].numpy().transpose(1, 2, 0)
+            trimap = sample["trimap"][0].numpy()
+            sample["prior"] = torch.from_numpy(
+                compute_prior(image, trimap, self.prior, self.prior_scale))  # (K,S,S)
+        return sample
 
 
-def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True) -> StepIndexedDataset:
+def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True,
+                    prior: str = "none", prior_scale: float = 0.5) -> StepIndexedDataset:
     """The composition dataset over every configured source and background folder.
+
+    ``prior`` (:mod:`alphagan.prior`): each sample also carries ``"prior"`` (K,S,S), the
+    classical alphas of its composite, for a generator built with that prior.
 
     Under ``augment: strong`` the second foreground of a sample is drawn with the same
     ``repeat`` weights as the first.
@@ -113,7 +133,7 @@ def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True) -> Ste
                               flip=data.flip, seed=seed, cache_dir=cache,
                               augment=data.augment, augmentation=data.augmentation,
                               partners=table)
-    return StepIndexedDataset(base, seed, table)
+    return StepIndexedDataset(base, seed, table, prior=prior, prior_scale=prior_scale)
 
 
 def build_val_items(data: DataConfig) -> list[EvalItem]:

@@ -186,7 +186,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
         discriminator = DistributedDataParallel(discriminator, **ddp_args)
 
     # --- data: batches depend only on (seed, step), see StepSampler ---
-    train_set = build_train_set(config.data, seed=config.seed, verbose=info.is_main)
+    train_set = build_train_set(config.data, seed=config.seed, verbose=info.is_main,
+                                prior=config.model.generator.prior,
+                                prior_scale=config.model.generator.prior_scale)
     sampler = StepSampler(batch_size=config.batch_size, world_size=info.world_size,
                           rank=info.rank, start_step=step, total_steps=config.steps)
     loader = DataLoader(train_set, batch_size=config.batch_size, sampler=sampler,

@@ -1,7 +1,8 @@
 """One AlphaGAN training iteration: update D on real vs fake composites, then G.
 
 The batch is a dict of tensors (B,C,S,S): ``image``, ``fg``, ``bg`` (RGB in [0,1]),
-``alpha`` and ``trimap`` ({0, 0.5, 1}). The real composite is rebuilt here from the same
+``alpha`` and ``trimap`` ({0, 0.5, 1}), and ``prior`` (B,K,S,S) for a generator built with
+a classical prior (:mod:`alphagan.prior`). The real composite is rebuilt here from the same
 ``fg``, ``bg`` and ``alpha`` that the fake one uses.
 """
 
@@ -87,7 +88,7 @@ def gan_step(
     amp = autocast or contextlib.nullcontext()
     trimap, alpha_gt, fg, bg = batch["trimap"], batch["alpha"], batch["fg"], batch["bg"]
     with amp:
-        alpha_pred = generator(batch["image"], trimap)  # (B,1,S,S)
+        alpha_pred = generator(batch["image"], trimap, batch.get("prior"))  # (B,1,S,S)
     alpha_pred = alpha_pred.float()
     real, fake = make_composites(fg, bg, alpha_gt, alpha_pred, trimap)  # (B,3,S,S) each
 

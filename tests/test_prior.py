@@ -1,0 +1,157 @@
+"""Classical priors (alphagan.prior) and the generator / inference / training paths using them."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from alphagan.checkpoint import load_model, save_model
+from alphagan.examples import make_example
+from alphagan.inference import model_prior, predict_alpha, prepare_for_inference
+from alphagan.models import AlphaGANGenerator
+from alphagan.prior import PRIORS, compute_prior, prior_channels
+from alphagan.trimap import unknown_mask
+from tests.helpers import TINY_CONFIG
+from tests.test_inference_fast import randomize_batchnorm
+
+pymatting = pytest.importorskip("pymatting", reason="the priors are solved by pymatting")
+
+PRIOR_CONFIG = dataclasses.replace(TINY_CONFIG, prior="cf+knn")
+
+
+@pytest.fixture(scope="module")
+def scene():
+    """A procedural scene: image (H,W,3) in [0,1], trimap in {0, 0.5, 1}, true alpha."""
+    return make_example(72, 96, seed=3)
+
+
+def trained_like(config=PRIOR_CONFIG, seed: int = 0) -> AlphaGANGenerator:
+    """A prior generator whose head is not zero (as after training), in eval mode."""
+    torch.manual_seed(seed)
+    model = randomize_batchnorm(AlphaGANGenerator(config))
+    with torch.no_grad():
+        model.head.weight.normal_(0, 0.1)
+        model.head.bias.fill_(0.2)
+    return model
+
+
+def test_full_scale_prior_is_pymattings_solution(scene) -> None:
+    image = scene.image.astype(np.float64)
+    trimap = scene.trimap.astype(np.float64)
+    prior = compute_prior(scene.image, scene.trimap, "cf+knn", scale=1.0)
+    assert prior.shape == (2, *scene.trimap.shape) and prior.dtype == np.float32
+    unknown = unknown_mask(scene.trimap)
+    for k, solver in enumerate(PRIORS["cf+knn"]):
+        expected = np.clip(getattr(pymatting, solver)(image, trimap), 0, 1)
+        np.testing.assert_allclose(prior[k][unknown], expected[unknown], atol=1e-6)
+        assert (prior[k][scene.trimap == 1] == 1).all() and (prior[k][scene.trimap == 0] == 0).all()
+
+
+def test_half_scale_prior_is_close_to_the_truth(scene) -> None:
+    # an independent answer: the procedural scene's own alpha
+    prior = compute_prior(scene.image, scene.trimap, "cf", scale=0.5)
+    unknown = unknown_mask(scene.trimap)
+    assert prior.shape == (1, *scene.trimap.shape)
+    assert np.abs(prior[0] - scene.alpha)[unknown].mean() < 0.1
+
+
+def test_trimaps_the_solvers_cannot_take() -> None:
+    image = np.random.default_rng(0).random((40, 50, 3)).astype(np.float32)
+    only_fg = np.full((40, 50), 0.5, np.float32)
+    only_fg[:10] = 1.0
+    assert (compute_prior(image, only_fg, "cf+knn") == 1).all()  # cf's solution: constant 1
+    only_bg = np.where(only_fg == 1, 0.0, 0.5).astype(np.float32)
+    assert (compute_prior(image, only_bg, "cf") == 0).all()
+    assert (compute_prior(image, np.full((40, 50), 0.5, np.float32), "cf") == 0.5).all()
+    known = np.zeros((40, 50), np.float32)
+    known[20:] = 1
+    np.testing.assert_array_equal(compute_prior(image, known, "cf+knn")[1], known)
+    assert compute_prior(image, known, "none").shape == (0, 40, 50)
+
+
+def test_bad_prior_names_and_scales() -> None:
+    with pytest.raises(ValueError, match="unknown prior 'knn'"):
+        prior_channels("knn")
+    with pytest.raises(ValueError, match="prior_scale must be in"):
+        AlphaGANGenerator(dataclasses.replace(PRIOR_CONFIG, prior_scale=0.0))
+    with pytest.raises(ValueError, match="unknown prior"):
+        AlphaGANGenerator(dataclasses.replace(TINY_CONFIG, prior="cf+lkm"))
+
+
+def test_untrained_prior_generator_returns_the_priors_mean() -> None:
+    model = randomize_batchnorm(AlphaGANGenerator(PRIOR_CONFIG))
+    image, trimap = torch.rand(2, 3, 37, 45), torch.full((2, 1, 37, 45), 0.5)
+    prior = torch.rand(2, 2, 37, 45)
+    with torch.no_grad():
+        alpha = model(image, trimap, prior)
+    expected = prior.mean(1, keepdim=True).clamp(1e-3, 1 - 1e-3)
+    torch.testing.assert_close(alpha, expected, rtol=0, atol=1e-6)
+
+
+def test_prior_generator_checks_its_inputs() -> None:
+    image, trimap = torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 0.5)
+    with pytest.raises(ValueError, match=r"cf\+knn prior of shape \(B,2,H,W\)"):
+        AlphaGANGenerator(PRIOR_CONFIG)(image, trimap)
+    with pytest.raises(ValueError, match="got \\(1, 1, 32, 32\\)"):
+        AlphaGANGenerator(PRIOR_CONFIG)(image, trimap, torch.rand(1, 1, 32, 32))
+    with pytest.raises(ValueError, match="built without a prior"):
+        AlphaGANGenerator(TINY_CONFIG)(image, trimap, torch.rand(1, 2, 32, 32))
+
+
+def test_predict_alpha_feeds_the_prior(scene) -> None:
+    model = trained_like()
+    prior = compute_prior(scene.image, scene.trimap, "cf+knn", 0.5)
+    np.testing.assert_array_equal(model_prior(model, scene.image, scene.trimap), prior)
+    with torch.no_grad():
+        direct = model(torch.from_numpy(scene.image.transpose(2, 0, 1))[None],
+                       torch.from_numpy(scene.trimap)[None, None],
+                       torch.from_numpy(prior)[None])[0, 0].numpy()
+    got = predict_alpha(model, scene.image, scene.trimap, region="full", tta="none")
+    unknown = unknown_mask(scene.trimap)
+    np.testing.assert_allclose(got[unknown], direct[unknown], atol=1e-6)
+    # the CLI's defaults (unknown-region crop, flip TTA, folded BN) on the same prior
+    fast = predict_alpha(prepare_for_inference(model), scene.image, scene.trimap)
+    flipped = predict_alpha(model, scene.image[:, ::-1].copy(), scene.trimap[:, ::-1].copy(),
+                            region="full", tta="none")[:, ::-1]
+    # the mirrored pass mirrors the prior rather than re-solving it (solvers are symmetric
+    # up to solver tolerance), so compare against the mean with that tolerance
+    np.testing.assert_allclose(fast[unknown], 0.5 * (got + flipped)[unknown], atol=2e-3)
+
+
+def test_prior_model_saves_and_reloads(tmp_path: Path, scene) -> None:
+    model = trained_like()
+    save_model(model, tmp_path / "g.safetensors")
+    loaded = load_model(tmp_path / "g.safetensors")
+    assert loaded.config.prior == "cf+knn" and loaded.config.prior_scale == 0.5
+    a = predict_alpha(model, scene.image, scene.trimap, tta="none")
+    b = predict_alpha(loaded, scene.image, scene.trimap, tta="none")
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_training_samples_carry_their_prior(tmp_path: Path) -> None:
+    from alphagan.io import write_png
+    from alphagan.training.config import DataConfig, SourceConfig
+    from alphagan.training.data import build_train_set
+
+    for seed in range(2):
+        ex = make_example(64, 80, seed=seed)
+        write_png(tmp_path / "fg" / f"s{seed}.png", ex.foreground)
+        write_png(tmp_path / "alpha" / f"s{seed}.png", ex.alpha)
+        write_png(tmp_path / "bg" / f"s{seed}.png", ex.background)
+    data = DataConfig(train=(SourceConfig(layout="folder", alpha_dir=str(tmp_path / "alpha"),
+                                          fg_dir=str(tmp_path / "fg")),),
+                      backgrounds=(str(tmp_path / "bg"),), crop_size=48, crop_choices=(48,),
+                      trimap_kernel=(3, 8))
+    dataset = build_train_set(data, seed=0, verbose=False, prior="cf", prior_scale=1.0)
+    plain = build_train_set(data, seed=0, verbose=False)
+    sample, same = dataset[5], plain[5]
+    torch.testing.assert_close(sample["image"], same["image"], rtol=0, atol=0)
+    expected = compute_prior(sample["image"].numpy().transpose(1, 2, 0),
+                             sample["trimap"][0].numpy(), "cf", 1.0)
+    assert sample["prior"].shape == (1, 48, 48)
+    np.testing.assert_array_equal(sample["prior"].numpy(), expected)
+    assert "prior" not in same
