@@ -28,6 +28,7 @@ running it again with more ``--methods`` adds only those. Delete ``--work``/NAME
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -127,8 +128,16 @@ def train_fold(base: dict[str, Any], base_dir: Path, k: int, work: Path, *, step
     run = fold_dir / "run"
     generator = run / "generator.safetensors"
     done = fold_dir / "trained"  # written once the run has finished
+    # What the run was trained with: reusing a finished run (or resuming one) under the same
+    # --name but another recipe would score the wrong model.
+    recipe = hashlib.sha256(json.dumps([config, overrides], sort_keys=True).encode()).hexdigest()
+    marker = fold_dir / "recipe.sha256"
+    if marker.exists() and marker.read_text().strip() != recipe:
+        raise SystemExit(f"{fold_dir} holds a run of another recipe (config or --set differ); "
+                         f"delete it or choose another --name")
     if done.exists() and generator.exists():
         return generator
+    marker.write_text(recipe + "\n")
     if (run / "checkpoints" / "latest.pt").exists():  # the run's own config.yaml holds the sets
         _cli("train", "--out", str(run), "--resume")
     else:

@@ -87,3 +87,8 @@ def test_one_fold_end_to_end(tmp_path: Path) -> None:
         assert all(r["sad"] > 0 for r in fold["results"][method].values())
     # A 2-step network is far from closed-form; the table would show it.
     assert result["mean"]["alphagan"]["sad"] > result["mean"]["cf"]["sad"]
+    # Same --name, another recipe: refused rather than scoring the old run as the new one.
+    with pytest.raises(SystemExit, match="another recipe"):
+        main(["--config", str(ROOT / "configs" / "tiny.yaml"), "--steps", "3", "--folds", "0",
+              "--methods", "alphagan", "--synth-count", "0", "--work", str(tmp_path / "work"),
+              "--name", "tiny", "--out", str(out)])

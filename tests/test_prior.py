@@ -155,3 +155,15 @@ def test_training_samples_carry_their_prior(tmp_path: Path) -> None:
     assert sample["prior"].shape == (1, 48, 48)
     np.testing.assert_array_equal(sample["prior"].numpy(), expected)
     assert "prior" not in same
+
+
+def test_large_images_are_solved_at_a_bounded_size() -> None:
+    from alphagan.prior import PRIOR_MAX_PIXELS, solve_scale
+
+    assert solve_scale((600, 800), "cf+knn", 1.0, available=10**12) == 1.0
+    scale = solve_scale((2160, 3840), "cf+knn", 1.0, available=10**12)
+    assert 2160 * 3840 * scale**2 == pytest.approx(PRIOR_MAX_PIXELS)
+    # KNN's 3.7 kB a pixel must fit in 80% of the memory there is
+    scale = solve_scale((1000, 1000), "cf+knn", 1.0, available=2 * 10**9)
+    assert 3700 * 10**6 * scale**2 == pytest.approx(0.8 * 2 * 10**9)
+    assert solve_scale((1000, 1000), "cf", 1.0, available=2 * 10**9) == 1.0  # cf: 1.2 GB

@@ -18,10 +18,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from alphagan.memory import BASELINE_BYTES_PER_PIXEL, available_memory
 from alphagan.scaling import downscale_trimap
 from alphagan.trimap import clamp_to_trimap, known_bg, known_fg, unknown_mask
 
-__all__ = ["PRIORS", "prior_channels", "compute_prior", "check_prior"]
+__all__ = ["PRIORS", "PRIOR_MAX_PIXELS", "prior_channels", "compute_prior", "check_prior",
+           "solve_scale"]
 
 # prior name -> pymatting solvers, in channel order
 PRIORS: dict[str, tuple[str, ...]] = {
@@ -30,9 +32,17 @@ PRIORS: dict[str, tuple[str, ...]] = {
     "cf+knn": ("estimate_alpha_cf", "estimate_alpha_knn"),
 }
 
+# pymatting solver -> its name in alphagan.memory
+_METHOD = {"estimate_alpha_cf": "cf", "estimate_alpha_knn": "knn"}
+
 # Below this many pixels a side the downscaled solve is not worth it (and KNN's neighbour
 # search needs a few pixels of each label): solve at full size.
 _MIN_SIDE = 32
+
+# Larger images get their prior solved at this many pixels and upsampled: the solvers' time
+# and memory grow with the pixel count (KNN about 3.7 kB a pixel, alphagan.memory), so a
+# 4K frame solved at full size would need about 30 GB. 1 MP is about 4 GB and 10-20 s here.
+PRIOR_MAX_PIXELS = 1_000_000
 
 
 def check_prior(name: str, scale: float) -> None:
@@ -49,6 +59,24 @@ def prior_channels(name: str) -> int:
     return len(PRIORS[name])
 
 
+def solve_scale(shape: tuple[int, int], name: str, scale: float,
+                max_pixels: int = PRIOR_MAX_PIXELS, available: int | None = None) -> float:
+    """The scale the prior of an image of ``shape`` (H, W) is solved at: ``scale``, lowered so
+    that at most ``max_pixels`` pixels are solved and the solvers fit in ``available`` bytes
+    (default: this machine's available memory, :func:`alphagan.memory.available_memory`)."""
+    height, width = shape
+    pixels = height * width * scale * scale
+    if pixels > max_pixels:
+        scale *= (max_pixels / pixels) ** 0.5
+    available = available_memory() if available is None else available
+    if available is not None and PRIORS[name]:
+        per_pixel = max(BASELINE_BYTES_PER_PIXEL[_METHOD[s]] for s in PRIORS[name])
+        need = per_pixel * height * width * scale * scale
+        if need > 0.8 * available:  # keep room for the network and the outputs
+            scale *= (0.8 * available / need) ** 0.5
+    return scale
+
+
 def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
                   scale: float = 0.5) -> np.ndarray:
     """The prior alphas of one image: (K, H, W) float32 in [0, 1], K = ``prior_channels(name)``.
@@ -59,7 +87,9 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
         name: ``"cf"`` or ``"cf+knn"`` (``"none"`` gives a (0, H, W) array).
         scale: solve at this fraction of the size (INTER_AREA image, the trimap by
             :func:`~alphagan.scaling.downscale_trimap`, which keeps thin unknown bands),
-            then upsample bilinearly; 1 solves at full size.
+            then upsample bilinearly; 1 solves at full size. Lowered further for images
+            above :data:`PRIOR_MAX_PIXELS` or beyond this machine's memory
+            (:func:`solve_scale`).
 
     Every channel is exactly 0/1 on the known pixels. Trimaps the solvers cannot take are
     answered without them: no unknown pixel gives the trimap; only one known label gives
@@ -79,6 +109,7 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
         return out
 
     small_image, small_trimap = image, trimap
+    scale = solve_scale((height, width), name, scale)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     if scale < 1 and min(size) >= _MIN_SIDE:
         small_image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
