@@ -233,8 +233,8 @@ def load_model(
 ) -> AlphaGANGenerator:
     """Load a generator, in eval mode on ``map_location``.
 
-    ``name_or_path``: None or a shipped model's name (``"alphagan-light"``, see
-    :data:`SHIPPED_MODELS`) for the model inside the package; otherwise a ``.safetensors``
+    ``name_or_path``: None (the default, ``"alphagan-prior"``) or a shipped model's name
+    (see :data:`SHIPPED_MODELS`) for a model inside the package; otherwise a ``.safetensors``
     file written by :func:`save_model`. ``verify`` checks the stored digest. Raises
     ``InputError`` (a ``ValueError``) for an unknown name, or a file that is missing, not a
     regular file, not safetensors, not ours, malformed (header, tensor names, shapes or byte
@@ -261,11 +261,17 @@ def load_model(
     return generator.to(map_location).eval()
 
 
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "alphagan_default.safetensors"
+_WEIGHTS = Path(__file__).resolve().parent / "weights"
 
-
-# Shipped model name -> its file inside the package (MODEL_CARD.md describes it).
-SHIPPED_MODELS = {MODEL_NAME: DEFAULT_WEIGHTS}
+# Shipped model name -> its file inside the package (MODEL_CARD.md describes them).
+# alphagan-prior: the light generator with closed-form and KNN priors (the default; better
+# than classical matting on unseen scenes, and slower: it runs both solvers).
+# alphagan-light: the same generator without priors (fast, far less accurate).
+SHIPPED_MODELS = {
+    "alphagan-prior": _WEIGHTS / "alphagan_prior.safetensors",
+    "alphagan-light": _WEIGHTS / "alphagan_light.safetensors",
+}
+DEFAULT_WEIGHTS = SHIPPED_MODELS[MODEL_NAME]
 
 
 def default_checkpoint() -> Path | None:
