@@ -190,8 +190,8 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
 
     p = _add(sub, "demo", "matte the bundled example scene and write every output")
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
-    p.add_argument("--checkpoint", type=Path,
-                   help="generator to use (default: the model shipped with the package)")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint", default=defaults.MODEL_NAME,
+                   help="generator: a shipped model's name or a .safetensors file")
     p.add_argument("--method", choices=sorted(BASELINE_NAMES),
                    help="use a classical method instead of a generator")
 
@@ -592,7 +592,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from alphagan.matting import load_prepared
 
     model = load_prepared(args.checkpoint, "cpu")
-    name = args.checkpoint.name if args.checkpoint else defaults.MODEL_NAME
+    name = Path(args.checkpoint).name
     run_demo(args.out, lambda i, t: predict_alpha(model, i, t), f"AlphaGAN ({name})")
     return 0
 

@@ -167,7 +167,7 @@ def run_export(args: argparse.Namespace) -> int:
     Raises InputError (exit status 1 through ``alphagan.cli.main``) for an unreadable
     checkpoint, or when no checkpoint is given and none ships with the package.
     """
-    from alphagan.checkpoint import default_checkpoint, load_model
+    from alphagan.checkpoint import load_model
 
     if args.format == "onnx" and importlib.util.find_spec("onnx") is None:
         raise InputError("ONNX export needs the onnx package: pip install 'alphagan[onnx]'")
@@ -176,10 +176,7 @@ def run_export(args: argparse.Namespace) -> int:
     from alphagan.cli import check_output_file
 
     check_output_file(args.out)
-    checkpoint = args.checkpoint or default_checkpoint()
-    if checkpoint is None:
-        raise InputError("this build ships no trained generator; pass --checkpoint FILE")
-    model = load_model(checkpoint)
+    model = load_model(args.checkpoint)  # a shipped model's name or a file
     path = export_model(model, args.out, format=args.format, opset=args.opset)
     print(f"wrote {path}", file=sys.stderr)
     return 0

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from alphagan.defaults import MODEL_NAME
+
 __all__ = ["build_synth_parser", "build_export_parser", "EXAMPLES"]
 
 EXAMPLES = {
     "synth": "example:\n  alphagan synth --out runs/synth --count 300 --seed 0",
-    "export": "example:\n  alphagan export --format onnx --out alphagan-light.onnx",
+    "export": "example:\n  alphagan export --format onnx --out alphagan-prior.onnx",
 }
 
 
@@ -43,8 +45,8 @@ def build_export_parser(subparsers: argparse._SubParsersAction) -> argparse.Argu
     p = _add(subparsers, "export", "export a generator to ONNX or TorchScript")
     p.add_argument("--format", choices=["onnx", "torchscript"], required=True,
                    help="onnx (needs the extra: pip install 'alphagan[onnx]') or torchscript")
-    p.add_argument("--checkpoint", type=Path,
-                   help="generator .safetensors file; default: the model shipped with the package")
+    p.add_argument("--checkpoint", "--model", dest="checkpoint", default=MODEL_NAME,
+                   help="generator: a shipped model's name or a .safetensors file")
     p.add_argument("--out", type=Path, required=True, help="the file to write")
     p.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s)")
     return p

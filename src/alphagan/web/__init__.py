@@ -28,7 +28,8 @@ def build_serve_parser(subparsers: argparse._SubParsersAction) -> argparse.Argum
                    help="address to listen on; 0.0.0.0 exposes it to the network, without "
                         "any authentication (default: %(default)s)")
     p.add_argument("--port", type=int, default=7860, help="TCP port (default: %(default)s)")
-    p.add_argument("--checkpoint", help="generator .safetensors file (default: the shipped model)")
+    p.add_argument("--checkpoint", help="generator: a shipped model's name or a .safetensors "
+                                        "file (default: the shipped model)")
     p.add_argument("--device", default="auto",
                    help="auto (CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:1, mps "
                         "(default: %(default)s)")
