@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 # The generator shipped in src/alphagan/weights/ (see MODEL_CARD.md).
-MODEL_NAME = "alphagan-light"
+MODEL_NAME = "alphagan-prior"
 
 # Inference options of predict_alpha (see its docstring for what each does and costs).
 PRECISION = "fp32"

@@ -15,6 +15,9 @@ prior on the cross-validated alphamatting scenes) and training learns the correc
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import cv2
 import numpy as np
 
@@ -122,7 +125,11 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     img64 = np.clip(small_image, 0.0, 1.0).astype(np.float64)
     tri64 = small_trimap.astype(np.float64)
     for k, solver in enumerate(solvers):
-        alpha = getattr(pymatting, solver)(img64, tri64).astype(np.float32)
+        # pymatting prints a "PERFORMANCE WARNING" to stdout whenever its incomplete Cholesky
+        # preconditioner needs a diagonal shift (often on matting Laplacians); it retries by
+        # itself and the answer is unaffected, so the note is not passed on to our users.
+        with contextlib.redirect_stdout(io.StringIO()):
+            alpha = getattr(pymatting, solver)(img64, tri64).astype(np.float32)
         if alpha.shape != (height, width):
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         out[k] = clamp_to_trimap(np.clip(alpha, 0.0, 1.0), trimap)
