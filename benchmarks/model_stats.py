@@ -18,8 +18,10 @@ from alphagan.models import AlphaGANGenerator
 def count_flops(model: torch.nn.Module, height: int = 600, width: int = 800) -> int:
     """FLOPs (2 per multiply-add) of one forward pass, counted by torch's FlopCounterMode."""
     image, trimap = torch.rand(1, 3, height, width), torch.full((1, 1, height, width), 0.5)
+    channels = getattr(model, "prior_channels", 0)  # the network's own FLOPs, not the solvers'
+    prior = torch.full((1, channels, height, width), 0.5) if channels else None
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
-        model.eval()(image, trimap)
+        model.eval()(image, trimap, *([prior] if channels else []))
     return counter.get_total_flops()
 
 
