@@ -40,11 +40,13 @@ def files(tmp_path_factory, scene):
 
 def test_load_model_by_nothing_name_or_path(tmp_path) -> None:
     shipped = alphagan.load_model()
-    by_name = alphagan.load_model("alphagan-light")
+    by_name = alphagan.load_model("alphagan-prior")
     by_path = alphagan.load_model(DEFAULT_WEIGHTS)
     for other in (by_name, by_path):
         for (k, a), (_, b) in zip(shipped.state_dict().items(), other.state_dict().items()):
             assert torch.equal(a, b), k
+    assert shipped.config.prior == "cf+knn"  # the default takes the classical priors
+    assert alphagan.load_model("alphagan-light").config.prior == "none"  # the other one
     with pytest.raises(InputError, match="neither a shipped model"):
         alphagan.load_model("alphagan-heavy")
     save_model(AlphaGANGenerator(TINY_CONFIG).eval(), tmp_path / "tiny.safetensors")
