@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 import numpy as np
 
 from alphagan.convert import ImageLike, to_image, to_trimap
@@ -10,7 +13,7 @@ from alphagan.memory import check_baseline_memory
 from alphagan.scaling import at_max_side
 from alphagan.trimap import clamp_to_trimap
 
-__all__ = ["BASELINE_METHODS", "estimate_alpha_baseline"]
+__all__ = ["BASELINE_METHODS", "estimate_alpha_baseline", "run_solver"]
 
 # CLI name -> pymatting function name.
 BASELINE_METHODS = {
@@ -22,6 +25,20 @@ BASELINE_METHODS = {
 }
 
 _LKM_RADIUS = 10  # pymatting's default kernel radius for large-kernel matting
+
+
+def run_solver(name: str, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """``pymatting.<name>(image, trimap)`` in float64, without pymatting's stdout notes.
+
+    pymatting prints a "PERFORMANCE WARNING" to stdout whenever its incomplete Cholesky
+    preconditioner needs a diagonal shift (common on matting Laplacians); it retries by
+    itself and the answer is unaffected, so the note is not passed on to our users (it would
+    also mix into output a user pipes on).
+    """
+    import pymatting  # slow to import (numba); only when a solver actually runs
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return getattr(pymatting, name)(image.astype(np.float64), trimap.astype(np.float64))
 
 
 def estimate_alpha_baseline(
@@ -56,9 +73,6 @@ def estimate_alpha_baseline(
                 f"lkm needs an image of at least {4 * _LKM_RADIUS + 1} pixels a side"
             )
         check_baseline_memory(method, trimap.shape)
-        import pymatting  # slow to import (numba); only when a baseline actually runs
-
-        fn = getattr(pymatting, BASELINE_METHODS[method])
-        return fn(image.astype(np.float64), trimap.astype(np.float64))
+        return run_solver(BASELINE_METHODS[method], image, trimap)
 
     return clamp_to_trimap(at_max_side(solve, image, trimap, max_side), trimap)

@@ -15,9 +15,6 @@ prior on the cross-validated alphamatting scenes) and training learns the correc
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import cv2
 import numpy as np
 
@@ -120,16 +117,11 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
         if not (known_fg(small_trimap).any() and known_bg(small_trimap).any()
                 and unknown_mask(small_trimap).any()):
             small_image, small_trimap = image, trimap  # a label vanished: solve at full size
-    import pymatting  # slow to import (numba): only when a prior is actually solved
+    from alphagan.baselines import run_solver  # imports pymatting (numba) when it runs
 
-    img64 = np.clip(small_image, 0.0, 1.0).astype(np.float64)
-    tri64 = small_trimap.astype(np.float64)
+    clipped = np.clip(small_image, 0.0, 1.0)
     for k, solver in enumerate(solvers):
-        # pymatting prints a "PERFORMANCE WARNING" to stdout whenever its incomplete Cholesky
-        # preconditioner needs a diagonal shift (often on matting Laplacians); it retries by
-        # itself and the answer is unaffected, so the note is not passed on to our users.
-        with contextlib.redirect_stdout(io.StringIO()):
-            alpha = getattr(pymatting, solver)(img64, tri64).astype(np.float32)
+        alpha = run_solver(solver, clipped, small_trimap).astype(np.float32)
         if alpha.shape != (height, width):
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         out[k] = clamp_to_trimap(np.clip(alpha, 0.0, 1.0), trimap)
