@@ -167,3 +167,17 @@ def test_large_images_are_solved_at_a_bounded_size() -> None:
     scale = solve_scale((1000, 1000), "cf+knn", 1.0, available=2 * 10**9)
     assert 3700 * 10**6 * scale**2 == pytest.approx(0.8 * 2 * 10**9)
     assert solve_scale((1000, 1000), "cf", 1.0, available=2 * 10**9) == 1.0  # cf: 1.2 GB
+
+
+def test_prediction_refuses_a_trimap_without_one_label(scene) -> None:
+    from alphagan.errors import InputError
+
+    model = trained_like()
+    no_bg = np.where(scene.trimap == 0, 1.0, scene.trimap).astype(np.float32)
+    with pytest.raises(InputError, match="no known background"):
+        predict_alpha(model, scene.image, no_bg)
+    no_fg = np.where(scene.trimap == 1, 0.0, scene.trimap).astype(np.float32)
+    with pytest.raises(InputError, match="no known foreground"):
+        predict_alpha(model, scene.image, no_fg)
+    known = (scene.alpha > 0.5).astype(np.float32)  # nothing unknown: still fine
+    np.testing.assert_array_equal(predict_alpha(model, scene.image, known), known)

@@ -197,7 +197,8 @@ def predict_alpha(
 
     Raises:
         ValueError: an input that cannot be read unambiguously (see :mod:`alphagan.convert`),
-            sizes that differ, or an unknown option value.
+            sizes that differ, an unknown option value, or (for a model with classical
+            priors) a trimap with unknown pixels but no known foreground or background.
     """
     image = to_image(image)
     trimap = to_trimap(trimap, require_unknown=False)
@@ -243,12 +244,13 @@ def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
 
 def model_prior(model: nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.ndarray | None:
     """The classical prior ``model`` takes (:mod:`alphagan.prior`), (K,H,W) float32, or None
-    for a model without one."""
+    for a model without one. Raises ``InputError`` for a trimap with unknown pixels but no
+    known foreground or background (the priors would be a constant)."""
     config = getattr(model, "config", None)
     name = getattr(config, "prior", "none")
     if name == "none":
         return None
-    return compute_prior(image, trimap, name, config.prior_scale)
+    return compute_prior(image, trimap, name, config.prior_scale, strict=True)
 
 
 def _predict(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from alphagan.errors import InputError
 from alphagan.memory import BASELINE_BYTES_PER_PIXEL, available_memory
 from alphagan.scaling import downscale_trimap
 from alphagan.trimap import clamp_to_trimap, known_bg, known_fg, unknown_mask
@@ -78,7 +79,7 @@ def solve_scale(shape: tuple[int, int], name: str, scale: float,
 
 
 def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
-                  scale: float = 0.5) -> np.ndarray:
+                  scale: float = 0.5, *, strict: bool = False) -> np.ndarray:
     """The prior alphas of one image: (K, H, W) float32 in [0, 1], K = ``prior_channels(name)``.
 
     Args:
@@ -94,7 +95,9 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     Every channel is exactly 0/1 on the known pixels. Trimaps the solvers cannot take are
     answered without them: no unknown pixel gives the trimap; only one known label gives
     that label everywhere (the closed-form solution then is that constant); no known pixel
-    gives 0.5.
+    gives 0.5. That is what training crops need; ``strict=True`` (what prediction uses)
+    instead raises ``InputError`` for a trimap with unknown pixels but no known foreground
+    or no known background: the priors, and so the model, would be a constant there.
     """
     check_prior(name, scale)
     height, width = trimap.shape
@@ -103,7 +106,13 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     if not solvers:
         return out
     fg, bg = known_fg(trimap).any(), known_bg(trimap).any()
-    if not unknown_mask(trimap).any() or not (fg and bg):
+    unknown = unknown_mask(trimap).any()
+    if strict and unknown and not (fg and bg):
+        missing = " or ".join(w for w, has in (("foreground", fg), ("background", bg))
+                              if not has)
+        raise InputError(f"the trimap has no known {missing} (white = foreground, black = "
+                         f"background); this model's closed-form/KNN priors need both")
+    if not unknown or not (fg and bg):
         fill = 1.0 if fg else 0.0 if bg else 0.5
         out[:] = clamp_to_trimap(np.full((height, width), fill, np.float32), trimap)
         return out
