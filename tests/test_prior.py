@@ -20,7 +20,7 @@ from tests.test_inference_fast import randomize_batchnorm
 
 pymatting = pytest.importorskip("pymatting", reason="the priors are solved by pymatting")
 
-PRIOR_CONFIG = dataclasses.replace(TINY_CONFIG, prior="cf+knn")
+PRIOR_CONFIG = dataclasses.replace(TINY_CONFIG, prior="cf+knn", prior_scale=0.5)  # a scaled solve
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import threading
 
 import numpy as np
 
@@ -26,6 +27,10 @@ BASELINE_METHODS = {
 
 _LKM_RADIUS = 10  # pymatting's default kernel radius for large-kernel matting
 
+# redirect_stdout swaps the process-wide sys.stdout: two threads overlapping their redirects
+# (alphagan.matte called from threads) could leave sys.stdout pointing at a dead buffer.
+_QUIET = threading.Lock()
+
 
 def run_solver(name: str, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     """``pymatting.<name>(image, trimap)`` in float64, without pymatting's stdout notes.
@@ -37,7 +42,7 @@ def run_solver(name: str, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     """
     import pymatting  # slow to import (numba); only when a solver actually runs
 
-    with contextlib.redirect_stdout(io.StringIO()):
+    with _QUIET, contextlib.redirect_stdout(io.StringIO()):
         return getattr(pymatting, name)(image.astype(np.float64), trimap.astype(np.float64))
 
 

@@ -3,10 +3,10 @@
 Cho, Tai and Kweon (ECCV 2016, "Natural Image Matting Using Deep Convolutional Neural
 Networks") gave a CNN the closed-form and KNN alphas next to the image and beat both on
 alphamatting.com with training data of our size. Here the priors are solved by pymatting
-(Levin et al. 2008, Chen et al. 2013) at ``scale`` of the input's size and upsampled
-bilinearly: at 0.5 the two solvers together take well under the time of one full-size
-closed-form solve (4x fewer unknowns, better-conditioned systems), and the network restores
-the detail.
+(Levin et al. 2008, Chen et al. 2013) at ``scale`` of the input's size (1 by default; at most
+:data:`PRIOR_MAX_PIXELS`) and upsampled bilinearly. A smaller scale is much cheaper, but in
+the cross-validation (MODEL_CARD.md) a network trained on half-size priors did not recover
+what the smaller solve loses: the shipped model solves them at full size.
 
 A generator with a prior predicts ``sigmoid(head + logit(mean prior))``: its head starts at
 zero, so an untrained network returns the priors' mean (which alone is better than either
@@ -79,7 +79,7 @@ def solve_scale(shape: tuple[int, int], name: str, scale: float,
 
 
 def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
-                  scale: float = 0.5, *, strict: bool = False) -> np.ndarray:
+                  scale: float = 1.0, *, strict: bool = False) -> np.ndarray:
     """The prior alphas of one image: (K, H, W) float32 in [0, 1], K = ``prior_channels(name)``.
 
     Args:

@@ -68,7 +68,7 @@ class GeneratorConfig:
     # solved at prior_scale of the input size. With a prior the output is
     # sigmoid(head + logit(mean prior)) and the head starts at zero (see alphagan.prior).
     prior: str = "none"
-    prior_scale: float = 0.5
+    prior_scale: float = 1.0
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 

@@ -82,7 +82,7 @@ class StepIndexedDataset(Dataset):
 
     def __init__(self, base: CompositionDataset, seed: int,
                  table: list[int] | None = None, *, prior: str = "none",
-                 prior_scale: float = 0.5) -> None:
+                 prior_scale: float = 1.0) -> None:
         self.base, self.seed = base, seed
         self.table = table if table is not None else list(range(len(base.items)))
         self.prior, self.prior_scale = prior, prior_scale
@@ -104,7 +104,7 @@ class StepIndexedDataset(Dataset):
 
 
 def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True,
-                    prior: str = "none", prior_scale: float = 0.5) -> StepIndexedDataset:
+                    prior: str = "none", prior_scale: float = 1.0) -> StepIndexedDataset:
     """The composition dataset over every configured source and background folder.
 
     ``prior`` (:mod:`alphagan.prior`): each sample also carries ``"prior"`` (K,S,S), the
