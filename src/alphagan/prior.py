@@ -18,6 +18,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from alphagan.baselines import BASELINE_METHODS, run_solver
 from alphagan.errors import InputError
 from alphagan.memory import BASELINE_BYTES_PER_PIXEL, available_memory
 from alphagan.scaling import downscale_trimap
@@ -33,8 +34,8 @@ PRIORS: dict[str, tuple[str, ...]] = {
     "cf+knn": ("estimate_alpha_cf", "estimate_alpha_knn"),
 }
 
-# pymatting solver -> its name in alphagan.memory
-_METHOD = {"estimate_alpha_cf": "cf", "estimate_alpha_knn": "knn"}
+# pymatting solver -> its method name (alphagan.baselines, alphagan.memory)
+_METHOD = {solver: method for method, solver in BASELINE_METHODS.items()}
 
 # Below this many pixels a side the downscaled solve is not worth it (and KNN's neighbour
 # search needs a few pixels of each label): solve at full size.
@@ -126,8 +127,6 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
         if not (known_fg(small_trimap).any() and known_bg(small_trimap).any()
                 and unknown_mask(small_trimap).any()):
             small_image, small_trimap = image, trimap  # a label vanished: solve at full size
-    from alphagan.baselines import run_solver  # imports pymatting (numba) when it runs
-
     clipped = np.clip(small_image, 0.0, 1.0)
     for k, solver in enumerate(solvers):
         alpha = run_solver(solver, clipped, small_trimap).astype(np.float32)
