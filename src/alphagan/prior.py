@@ -3,7 +3,8 @@
 Cho, Tai and Kweon (ECCV 2016, "Natural Image Matting Using Deep Convolutional Neural
 Networks") gave a CNN the closed-form and KNN alphas next to the image and beat both on
 alphamatting.com with training data of our size. Here the priors are solved by pymatting
-(Levin et al. 2008, Chen et al. 2013) at ``scale`` of the input's size (1 by default; at most
+(Levin et al. 2008, Chen et al. 2013; KNN through :mod:`alphagan.knn_matting`, the same
+alphas assembled faster) at ``scale`` of the input's size (1 by default; at most
 :data:`PRIOR_MAX_PIXELS`) and upsampled bilinearly. A smaller scale is much cheaper, but in
 the cross-validation (MODEL_CARD.md) a network trained on half-size priors did not recover
 what the smaller solve loses: the shipped model solves them at full size.
@@ -20,6 +21,7 @@ import numpy as np
 
 from alphagan.baselines import BASELINE_METHODS, run_solver
 from alphagan.errors import InputError
+from alphagan.knn_matting import estimate_alpha_knn
 from alphagan.memory import BASELINE_BYTES_PER_PIXEL, available_memory
 from alphagan.scaling import downscale_trimap
 from alphagan.trimap import clamp_to_trimap, known_bg, known_fg, unknown_mask
@@ -129,7 +131,11 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
             small_image, small_trimap = image, trimap  # a label vanished: solve at full size
     clipped = np.clip(small_image, 0.0, 1.0)
     for k, solver in enumerate(solvers):
-        alpha = run_solver(solver, clipped, small_trimap).astype(np.float32)
+        if solver == "estimate_alpha_knn":  # the same alphas as pymatting's, sooner
+            alpha = estimate_alpha_knn(clipped.astype(np.float64),
+                                       small_trimap.astype(np.float64)).astype(np.float32)
+        else:
+            alpha = run_solver(solver, clipped, small_trimap).astype(np.float32)
         if alpha.shape != (height, width):
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         out[k] = clamp_to_trimap(np.clip(alpha, 0.0, 1.0), trimap)

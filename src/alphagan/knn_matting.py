@@ -1,0 +1,91 @@
+"""KNN matting (Chen, Li and Tang, TPAMI 2013) exactly as pymatting solves it, assembled faster.
+
+pymatting's ``estimate_alpha_knn`` builds its KNN Laplacian from a list of (row, column)
+pairs in COO form and then adds the trimap constraints as another sparse matrix: on an
+800x500 photo that assembly (sorting ~24 M entries, twice) takes longer than the neighbour
+search and the conjugate-gradient solve together. Every pixel has the same number of
+neighbours, so the neighbour matrix can be written in CSR form directly, and the row
+normalisation and the constraint diagonal applied in place. The linear system, the neighbour
+search (pymatting's k-d tree), the solver (pymatting's conjugate gradients, Jacobi
+preconditioner) and their parameters are pymatting's own: the alphas agree with
+``pymatting.estimate_alpha_knn`` to rounding (tests/test_knn_matting.py).
+
+The system (pymatting ``knn_laplacian`` + ``make_linear_system``): ``W = S + S^T`` where
+``S[i, j]`` counts j among the ``n_neighbors`` nearest neighbours of pixel i in the feature
+space (r, g, b, w x, w y) (one search per (k, w) pair, coordinates in [0, 1]);
+``L = I - D^-1 W`` with ``D`` the row sums of ``W``; solve ``(L + lambda C) alpha = lambda f``
+with ``C`` the known pixels and ``f`` the known foreground.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+
+__all__ = ["estimate_alpha_knn"]
+
+
+def _neighbours(image: np.ndarray, n_neighbors: tuple[int, ...],
+                distance_weights: tuple[float, ...]) -> np.ndarray:
+    """(H*W, sum(n_neighbors)) int64 indices of each pixel's nearest neighbours (itself
+    included), one k-d tree search per (k, weight) pair, features built as pymatting does."""
+    from pymatting.util.kdtree import knn  # numba: imported only when a solve runs
+
+    height, width = image.shape[:2]
+    count = height * width
+    red, green, blue = image.reshape(-1, 3).T
+    x = np.tile(np.linspace(0, 1, width), height)
+    y = np.repeat(np.linspace(0, 1, height), width)
+    found = []
+    for k, weight in zip(n_neighbors, distance_weights):
+        features = np.stack([red, green, blue, weight * x, weight * y], axis=1,
+                            out=np.zeros((count, 5), dtype=np.float32))
+        found.append(knn(features, features, k=k)[1])
+    return np.concatenate(found, axis=1).astype(np.int64, copy=False)
+
+
+def _system(neighbours: np.ndarray, known: np.ndarray,
+            lambda_value: float) -> scipy.sparse.csr_matrix:
+    """``L + lambda C`` in CSR from the (N, K) neighbour table and the (N,) known mask."""
+    count, k = neighbours.shape
+    columns = neighbours.ravel()
+    pairs = scipy.sparse.csr_matrix(
+        (np.ones(count * k), columns, np.arange(0, count * k + 1, k)), shape=(count, count))
+    weights = (pairs + pairs.T.tocsr()).tocsr()  # sums repeated pairs, as COO -> CSR does
+    weights.sum_duplicates()
+    per_row = np.diff(weights.indptr)
+    row_sums = k + np.bincount(columns, minlength=count)  # row i of S + S^T
+    weights.data *= -np.repeat(1.0 / row_sums, per_row)  # -D^-1 W
+    # every pixel is its own nearest neighbour, so each row already holds its diagonal entry
+    rows = np.repeat(np.arange(count), per_row)
+    on_diagonal = weights.indices == rows
+    weights.data[on_diagonal] += 1.0 + lambda_value * known
+    return weights
+
+
+def estimate_alpha_knn(image: np.ndarray, trimap: np.ndarray, *,
+                       n_neighbors: tuple[int, ...] = (20, 10),
+                       distance_weights: tuple[float, ...] = (2.0, 0.1),
+                       lambda_value: float = 100.0) -> np.ndarray:
+    """KNN matting alpha, (H, W) float64 in [0, 1], equal to ``pymatting.estimate_alpha_knn``.
+
+    Args:
+        image: (H, W, 3) float RGB in [0, 1].
+        trimap: (H, W) float; >= 0.9 is known foreground, <= 0.1 known background
+            (pymatting's ``trimap_split``), anything else unknown.
+        n_neighbors, distance_weights, lambda_value: pymatting's defaults.
+
+    Raises ``ValueError`` (pymatting's solver) when conjugate gradients do not converge.
+    """
+    from pymatting.solver.cg import cg
+
+    height, width = trimap.shape
+    flat = trimap.ravel()
+    foreground = flat >= 0.9
+    known = foreground | (flat <= 0.1)
+    system = _system(_neighbours(np.asarray(image, np.float64), n_neighbors, distance_weights),
+                     known, lambda_value)
+    inverse_diagonal = 1.0 / system.diagonal()
+    alpha = cg(system, lambda_value * foreground.astype(np.float64),
+               M=lambda r: r * inverse_diagonal)
+    return np.clip(alpha, 0, 1).reshape(height, width)
