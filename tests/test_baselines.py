@@ -47,5 +47,9 @@ def test_every_method_recovers_a_synthetic_matte(method: str) -> None:
 def test_unknown_method_and_too_small_images() -> None:
     with pytest.raises(ValueError, match="unknown method"):
         estimate_alpha_baseline("magic", np.zeros((2, 2, 3)), np.zeros((2, 2)))
+    trimap = np.full((16, 40), 0.5)
+    trimap[:, 0], trimap[:, -1] = 0.0, 1.0
     with pytest.raises(ValueError, match="at least 41"):
-        estimate_alpha_baseline("lkm", np.zeros((16, 40, 3)), np.full((16, 40), 0.5))
+        estimate_alpha_baseline("lkm", np.zeros((16, 40, 3)), trimap)
+    with pytest.raises(ValueError, match=r"no known foreground \(white\) or background"):
+        estimate_alpha_baseline("cf", np.zeros((16, 40, 3)), np.full((16, 40), 0.5))

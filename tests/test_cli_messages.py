@@ -32,10 +32,75 @@ def test_unwritable_output_names_the_output_not_a_temporary_file(pair, capsys) -
     assert "/proc/out.png" in err and ".tmp" not in err
 
 
-def test_bad_background_is_refused_even_without_a_composite(pair, tmp_path, capsys) -> None:
+def test_bad_background_is_refused(pair, tmp_path, capsys) -> None:
     image, trimap = pair
-    out = tmp_path / "out.png"
-    code = main(["predict", str(image), str(trimap), "-o", str(out), "--background",
-                 "notacolour"])
+    out = tmp_path / "out"
+    code = main(["predict", str(image), str(trimap), "-o", str(out), "--outputs", "composite",
+                 "--background", "notacolour"])
     assert code == 1 and not out.exists()
     assert "--background notacolour" in capsys.readouterr().err
+
+
+def test_background_without_a_composite_is_a_usage_error(pair, tmp_path, capsys) -> None:
+    """It would be ignored: the default single-file output is the cut-out."""
+    image, trimap = pair
+    out = tmp_path / "out.png"
+    assert main(["predict", str(image), str(trimap), "-o", str(out), "--background", "red"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert not out.exists() and len(err.splitlines()) == 1
+    assert "add composite to --outputs" in err
+
+
+@pytest.mark.parametrize("command", [["predict"], ["baseline", "--method", "cf"]])
+def test_trimap_without_known_background_names_the_trimap(pair, tmp_path, capsys,
+                                                          command) -> None:
+    image, _ = pair
+    trimap = tmp_path / "no_background.png"
+    levels = np.full((24, 32), 128, np.uint8)
+    levels[:, :8] = 255
+    Image.fromarray(levels).save(trimap)
+    out = tmp_path / "out.png"
+    assert main([*command, str(image), str(trimap), "-o", str(out)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not out.exists()
+    assert err.startswith(f"alphagan: error: {trimap}:")
+    assert "no known background" in err
+
+
+@pytest.mark.parametrize("command", [["trimap"], ["predict"]])
+def test_colour_photo_as_mask_is_refused(pair, tmp_path, capsys, command) -> None:
+    """A photo's brightness is not a mask (it used to become one, or 'an empty mask')."""
+    image, _ = pair
+    out = tmp_path / "out.png"
+    args = ([*command, "--mask", str(image), "-o", str(out)] if command == ["trimap"]
+            else [*command, str(image), "--mask", str(image), "-o", str(out)])
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not out.exists()
+    assert f"{image}: is a colour image without transparency" in err
+
+
+def test_trimap_output_alone_runs_no_matting(pair, tmp_path) -> None:
+    """--outputs trimap writes the trimap a mask gives without loading a model (or torch)."""
+    import subprocess
+    import sys
+
+    from alphagan.convert import to_mask
+    from alphagan.trimap import trimap_from_soft_mask, trimap_to_uint8
+
+    image, _ = pair
+    mask = tmp_path / "mask.png"
+    levels = np.zeros((24, 32), np.uint8)
+    levels[4:20, 6:26] = 255
+    Image.fromarray(levels).save(mask)
+    out = tmp_path / "used.png"
+    script = ("import sys; from alphagan.cli import main; "
+              f"code = main(['predict', {str(image)!r}, '--mask', {str(mask)!r}, '-o', "
+              f"{str(out)!r}, '--outputs', 'trimap']); "
+              "print(code, 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["0", "False"]
+    expected = trimap_to_uint8(trimap_from_soft_mask(to_mask(mask)))
+    np.testing.assert_array_equal(np.asarray(Image.open(out)), expected)
+    assert set(np.unique(expected)) == {0, 128, 255}

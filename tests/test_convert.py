@@ -146,6 +146,21 @@ def test_alpha_forms_and_refusals(scene) -> None:
         to_alpha(a8.astype(np.float32))
 
 
+def test_alpha_saved_as_grey_rgb_is_read_like_the_file(tmp_path, scene) -> None:
+    """Equal R, G, B is a grey picture (files of it are read as grey); colour is refused."""
+    a8 = as_uint8(scene.alpha)
+    grey_rgb = np.repeat(a8[..., None], 3, axis=2)
+    write_png(tmp_path / "grey_rgb.png", grey_rgb)
+    expected = to_alpha(tmp_path / "grey_rgb.png")
+    assert np.abs(expected - a8 / np.float32(255)).max() < 1e-6
+    for form in (grey_rgb, Image.fromarray(grey_rgb)):
+        np.testing.assert_array_equal(to_alpha(form), expected)
+    coloured = grey_rgb.copy()
+    coloured[..., 0] = 255 - coloured[..., 0]
+    with pytest.raises(ValueError, match=r"alpha: got a colour .*expected an alpha matte"):
+        to_alpha(coloured)
+
+
 def test_mask_reads_the_alpha_channel_of_rgba(tmp_path, scene) -> None:
     a8 = as_uint8(scene.alpha)
     rgba = np.dstack([as_uint8(scene.image), a8])  # what rembg writes: colours + mask
@@ -158,6 +173,18 @@ def test_mask_reads_the_alpha_channel_of_rgba(tmp_path, scene) -> None:
     opaque = np.dstack([np.repeat(a8[..., None], 3, axis=2), np.full_like(a8, 255)])
     write_png(tmp_path / "opaque.png", opaque)
     assert np.abs(to_mask(tmp_path / "opaque.png") - a8 / 255).max() < 1e-6
+
+
+def test_colour_photo_is_not_a_mask(tmp_path, scene) -> None:
+    """Its brightness would silently become foreground: files, PIL images and arrays refuse."""
+    rgb = as_uint8(scene.image)
+    write_png(tmp_path / "photo.png", rgb)
+    with pytest.raises(ValueError, match=r"photo.png: is a colour image without transparency"):
+        to_mask(tmp_path / "photo.png")
+    with pytest.raises(ValueError, match=r"is a colour image without transparency"):
+        to_mask(Image.fromarray(rgb))
+    with pytest.raises(ValueError, match=r"mask: got a colour"):
+        to_mask(rgb)
 
 
 def test_zero_one_integer_mask_is_refused() -> None:

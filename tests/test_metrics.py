@@ -425,10 +425,24 @@ def test_shape_mismatch_is_an_input_error() -> None:
         sad(a, np.zeros((4, 5), np.uint8), a)
 
 
+def test_grey_saved_as_rgb_scores_like_its_channel() -> None:
+    """Equal R, G, B (a grey matte saved as RGB) is read as that grey, as files are."""
+    rng = np.random.default_rng(4)
+    gt = rng.integers(0, 256, (12, 12), dtype=np.uint8)
+    pred = rng.integers(0, 256, (12, 12), dtype=np.uint8)
+    trimap = np.full((12, 12), 128, np.uint8)
+    as_rgb = np.repeat(gt[..., None], 3, axis=2)
+    assert compute_all(pred, as_rgb, trimap) == compute_all(pred, gt, trimap)
+
+
 def test_non_2d_input_is_an_input_error() -> None:
     a = np.zeros((4, 4), np.uint8)
-    with pytest.raises(InputError, match=r"pred: .*shape \(4, 4, 3\).*expected an alpha matte HxW"):
-        compute_all(np.zeros((4, 4, 3), np.uint8), a, a)
+    with pytest.raises(InputError, match=r"pred: .*shape \(4, 4, 4\).*expected an alpha matte HxW"):
+        compute_all(np.zeros((4, 4, 4), np.uint8), a, a)
+    red = np.zeros((4, 4, 3), np.uint8)
+    red[..., 0] = 200
+    with pytest.raises(InputError, match=r"pred: got a colour .*expected an alpha matte"):
+        compute_all(red, a, a)
     colour = np.zeros((4, 4, 3), np.uint8)
     colour[..., 0] = 128  # a red trimap: not one grey level per pixel
     with pytest.raises(InputError, match="trimap: got a colour"):

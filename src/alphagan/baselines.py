@@ -9,10 +9,10 @@ import threading
 import numpy as np
 
 from alphagan.convert import ImageLike, to_image, to_trimap
-from alphagan.errors import InputError
+from alphagan.errors import InputError, TrimapError
 from alphagan.memory import check_baseline_memory
 from alphagan.scaling import at_max_side
-from alphagan.trimap import clamp_to_trimap
+from alphagan.trimap import clamp_to_trimap, known_bg, known_fg, unknown_mask
 
 __all__ = ["BASELINE_METHODS", "estimate_alpha_baseline", "run_solver"]
 
@@ -57,7 +57,8 @@ def estimate_alpha_baseline(
     memory in proportion to the pixels). Known regions come back exactly 0/1 (as for the
     network), so the two compare fairly. Raises ``ValueError`` for inputs that cannot be read
     unambiguously, an unknown method, and an image the solver cannot hold in this machine's
-    memory (the message suggests a ``max_side``).
+    memory (the message suggests a ``max_side``); ``TrimapError`` (a ``ValueError``) for a
+    trimap with unknown pixels but no known foreground or no known background.
     """
     if method not in BASELINE_METHODS:
         raise ValueError(f"unknown method {method!r}; choose from {', '.join(BASELINE_METHODS)}")
@@ -79,5 +80,15 @@ def estimate_alpha_baseline(
             )
         check_baseline_memory(method, trimap.shape)
         return run_solver(BASELINE_METHODS[method], image, trimap)
+
+    if unknown_mask(trimap).any():
+        # pymatting's own message ("Trimap did not contain background values (values <=
+        # 0.100000)") names neither the input nor the fix
+        missing = [label for label, known in (("foreground (white)", known_fg(trimap)),
+                                              ("background (black)", known_bg(trimap)))
+                   if not known.any()]
+        if missing:
+            raise TrimapError(f"the trimap has no known {' or '.join(missing)} pixels; "
+                              f"classical matting needs both")
 
     return clamp_to_trimap(at_max_side(solve, image, trimap, max_side), trimap)

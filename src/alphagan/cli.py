@@ -110,9 +110,10 @@ def _add_matting_io(p: argparse.ArgumentParser) -> None:
     out.add_argument("--bit-depth", type=int, choices=[8, 16], default=8,
                      help="bits per channel of alpha, foreground, cut-out and composite "
                           "(png, tiff)")
-    out.add_argument("--background", default=defaults.BACKGROUND,
+    out.add_argument("--background",
                      help="composite background: a colour (name, #rrggbb, r,g,b) or an "
-                          "image file")
+                          f"image file; only with the composite output (default: "
+                          f"{defaults.BACKGROUND})")
     out.add_argument("--overwrite", action="store_true", help="redo outputs that already exist")
     out.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -343,11 +344,12 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         return problem
 
     extra: list[Path] = []
-    # Checked even when no composite is asked for: a wrong value is a mistake either way.
-    background: Any = _background(args.background)
-    if "composite" in kinds:
-        if Path(args.background).is_file():
-            extra.append(Path(args.background))
+    if args.background is not None and "composite" not in kinds:
+        return (f"--background is the composite's background, but the outputs are "
+                f"{','.join(kinds)}: add composite to --outputs, or drop --background")
+    background: Any = _background(args.background or defaults.BACKGROUND)
+    if args.background is not None and Path(args.background).is_file():
+        extra.append(Path(args.background))
     spec = OutputSpec(kinds, fmt, args.bit_depth, background)
     mask_options = MaskOptions(args.foreground_threshold, args.background_threshold,
                                args.erode_size)
@@ -387,7 +389,8 @@ def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_
         check_output_file(plan.jobs[0].target)
     rank, world = rank_share()
     jobs = plan.jobs[rank::world]
-    estimate = make_estimator(plan)
+    # the trimap alone needs no model (and no torch import)
+    estimate = make_estimator(plan) if plan.spec.kinds != ("trimap",) else _no_matting
     if set(plan.spec.kinds) & {"foreground", "cutout", "composite"}:
         # after torch's import (both are Python-bound), during the network's run (not)
         _import_in_background("pymatting")
@@ -414,6 +417,10 @@ def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_
             print(f"  {line}", file=sys.stderr)
         return 1
     return 0
+
+
+def _no_matting(image: Any, trimap: Any) -> Any:
+    raise AssertionError("no output of this run needs an alpha matte")
 
 
 def _import_in_background(module: str) -> None:

@@ -162,7 +162,8 @@ def to_alpha(alpha: ImageLike, *, name: str = "alpha") -> np.ndarray:
     """An alpha matte -> float32 HxW in [0, 1].
 
     Files are read as grey levels (:func:`alphagan.io.read_alpha`); PIL images of modes L,
-    I;16, I, 1 and F; arrays HxW or HxWx1. A colour image (RGB, RGBA) is refused: pass its
+    I;16, I, 1, F and RGB with equal channels; arrays HxW, HxWx1 or HxWx3 with equal channels
+    (grey saved as RGB, as files are read). A colour image or an RGBA one is refused: pass its
     alpha channel (``rgba[..., 3]``) or use ``mask=`` where a mask is meant.
     """
     if _is_path(alpha):
@@ -170,7 +171,7 @@ def to_alpha(alpha: ImageLike, *, name: str = "alpha") -> np.ndarray:
     if isinstance(alpha, Image.Image):
         if alpha.mode == "F":
             array = np.asarray(alpha)
-        elif alpha.mode in ("L", "1", "I", "I;16", "I;16B", "I;16L"):
+        elif alpha.mode in ("L", "1", "I", "I;16", "I;16B", "I;16L", "RGB"):
             array = _io.pil_to_array(alpha, name=name)
         else:
             raise InputError(
@@ -179,14 +180,12 @@ def to_alpha(alpha: ImageLike, *, name: str = "alpha") -> np.ndarray:
             )
     else:
         array = _array(alpha, name, "a path, a PIL image or an HxW array")
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim != 2:
+    if array.ndim == 3 and array.shape[2] in (2, 4):
         raise InputError(
             f"{name}: got a {_describe(array)}; expected an alpha matte HxW (one channel); "
             "for an RGBA array pass rgba[..., 3]"
         )
-    return _unit_float(array, name)
+    return _unit_float(_single_channel(array, name, "an alpha matte"), name)
 
 
 def alpha_255(alpha: ImageLike, *, name: str = "alpha") -> np.ndarray:
@@ -197,8 +196,9 @@ def alpha_255(alpha: ImageLike, *, name: str = "alpha") -> np.ndarray:
     """
     if _is_path(alpha):
         array = _io.read_grey(alpha)
-    elif isinstance(alpha, np.ndarray) and alpha.ndim == 2 and alpha.dtype.kind in "iu":
-        array = alpha
+    elif (isinstance(alpha, np.ndarray) and alpha.dtype.kind in "iu"
+          and (alpha.ndim == 2 or (alpha.ndim == 3 and alpha.shape[2] in (1, 3)))):
+        array = _single_channel(alpha, name, "an alpha matte")
         if array.dtype not in (np.uint8, np.uint16) and array.size and (
             array.min() < 0 or array.max() > 255
         ):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "UsageError"]
+__all__ = ["InputError", "TrimapError", "UsageError"]
 
 
 class InputError(ValueError):
@@ -10,6 +10,11 @@ class InputError(ValueError):
 
     The CLI prints the message on one line instead of a traceback.
     """
+
+
+class TrimapError(InputError):
+    """The trimap (or the trimap made from a mask) cannot be used with this image or method,
+    e.g. unknown pixels but no known background; file runs name the trimap, not the image."""
 
 
 class UsageError(Exception):

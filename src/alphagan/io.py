@@ -132,16 +132,23 @@ def _refuse_colour(pixels: np.ndarray, name: str) -> np.ndarray:
                 f"image (an alpha matte or trimap file)"
             )
         pixels = pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3]
-    if pixels.ndim == 3:
-        scale = 257 if pixels.dtype == np.uint16 else 1
-        spread = pixels.max(axis=2).astype(np.int32) - pixels.min(axis=2).astype(np.int32)
-        coloured = int(np.count_nonzero(spread > _COLOUR_SPREAD * scale))
-        if coloured > _MAX_COLOUR_FRACTION * spread.size:
-            raise InputError(
-                f"{name}: is a colour image ({100.0 * coloured / spread.size:.1f}% of pixels "
-                f"coloured); expected grey levels (an alpha matte or a black/grey/white trimap)"
-            )
+    coloured = _coloured_fraction(pixels)
+    if coloured > _MAX_COLOUR_FRACTION:
+        raise InputError(
+            f"{name}: is a colour image ({100.0 * coloured:.1f}% of pixels coloured); "
+            f"expected grey levels (an alpha matte or a black/grey/white trimap)"
+        )
     return np.ascontiguousarray(pixels)
+
+
+def _coloured_fraction(pixels: np.ndarray) -> float:
+    """The fraction of (H, W, 3) pixels whose channels lie more than ``_COLOUR_SPREAD``
+    8-bit levels apart (0 for one-channel pixels)."""
+    if pixels.ndim != 3 or not pixels.size:
+        return 0.0
+    scale = 257 if pixels.dtype == np.uint16 else 1
+    spread = pixels.max(axis=2).astype(np.int32) - pixels.min(axis=2).astype(np.int32)
+    return np.count_nonzero(spread > _COLOUR_SPREAD * scale) / spread.size
 
 
 def read_alpha(path: PathLike) -> np.ndarray:
@@ -154,12 +161,14 @@ def read_mask(path: PathLike) -> np.ndarray:
 
     A file with a transparency channel that is not fully opaque everywhere (an RGBA cut-out
     such as rembg writes, LA, a palette with transparency) gives that channel; any other file
-    gives its grey levels as :func:`read_grey` does. EXIF orientation is applied.
+    gives its grey levels as :func:`read_grey` does. EXIF orientation is applied. Raises
+    ``InputError`` for a colour picture without transparency (a photo is not a mask: its
+    brightness would be read as foreground).
     """
-    return _mask_levels(_decode(path, keep_alpha=True))
+    return _mask_levels(_decode(path, keep_alpha=True), str(path))
 
 
-def _mask_levels(pixels: np.ndarray) -> np.ndarray:
+def _mask_levels(pixels: np.ndarray, name: str) -> np.ndarray:
     """Pixels with an optional last alpha channel -> the mask (alpha if it is used, else grey)."""
     if pixels.ndim == 3 and pixels.shape[2] in (2, 4):
         alpha = pixels[:, :, -1]
@@ -167,6 +176,13 @@ def _mask_levels(pixels: np.ndarray) -> np.ndarray:
         if (alpha != top).any():
             return np.ascontiguousarray(alpha)
         pixels = pixels[:, :, 0] if pixels.shape[2] == 2 else pixels[:, :, :3]
+    coloured = _coloured_fraction(pixels)
+    if coloured > _MAX_COLOUR_FRACTION:
+        raise InputError(
+            f"{name}: is a colour image without transparency ({100.0 * coloured:.1f}% of "
+            f"pixels coloured); expected a mask: grey levels, or an RGBA cut-out whose alpha "
+            f"channel is the mask (as rembg writes)"
+        )
     return grey_levels(np.ascontiguousarray(pixels))
 
 
@@ -175,12 +191,13 @@ def pil_to_array(image: Image.Image, *, as_mask: bool = False, name: str = "imag
 
     Default: (H, W) grey or (H, W, 3) RGB, alpha dropped (as :func:`read_image` and
     :func:`read_grey` decode). ``as_mask``: (H, W), the transparency channel if one is used,
-    else the grey levels (as :func:`read_mask`). Raises ``InputError`` for modes that hold no
-    8 or 16-bit picture (32-bit float or integer images out of range).
+    else the grey levels (as :func:`read_mask`, which refuses colour pictures without
+    transparency). Raises ``InputError`` for modes that hold no 8 or 16-bit picture (32-bit
+    float or integer images out of range).
     """
     upright = ImageOps.exif_transpose(image)
     pixels = _pil_to_array(upright, name, keep_alpha=as_mask)
-    return _mask_levels(pixels) if as_mask else pixels
+    return _mask_levels(pixels, name) if as_mask else pixels
 
 
 def _to_unit_float(pixels: np.ndarray) -> np.ndarray:

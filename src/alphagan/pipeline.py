@@ -20,7 +20,7 @@ from tqdm import tqdm
 from alphagan import defaults
 from alphagan.atomic import write_all_or_none
 from alphagan.convert import to_mask
-from alphagan.errors import InputError
+from alphagan.errors import InputError, TrimapError
 from alphagan.files import describe_os_error
 from alphagan.foreground import composite_onto, cutout, estimate_foreground
 from alphagan.io import OUTPUT_FORMATS, encode_image, read_image, scan_images
@@ -196,8 +196,15 @@ def process_job(
     output cannot be written (nothing of this job is left behind then). Returns the written
     paths by kind."""
     image, trimap = read_job(job, mask_options)
+    if spec.kinds == ("trimap",):  # the trimap a mask gives: no matting needed
+        write_all_or_none({path: encode_image(path, trimap_to_uint8(trimap))
+                           for path in output_paths(job, out_dir, spec).values()})
+        return output_paths(job, out_dir, spec)
     try:
         alpha = estimate(image, trimap)
+    except TrimapError as exc:  # the trimap's fault: name the trimap (or mask) file
+        made = "" if job.trimap is not None else " (the trimap made from this mask)"
+        raise InputError(f"{job.guide}{made}: {exc}") from None
     except ValueError as exc:  # the estimator refuses these inputs (too small, ...)
         raise InputError(f"{job.image}: {exc}") from None
     levels = trimap_to_uint8(trimap) if "trimap" in spec.kinds else None

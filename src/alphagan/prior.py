@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from alphagan.baselines import BASELINE_METHODS, run_solver
-from alphagan.errors import InputError
+from alphagan.errors import TrimapError
 from alphagan.knn_matting import estimate_alpha_knn
 from alphagan.memory import BASELINE_BYTES_PER_PIXEL, available_memory
 from alphagan.scaling import downscale_trimap
@@ -99,8 +99,9 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     answered without them: no unknown pixel gives the trimap; only one known label gives
     that label everywhere (the closed-form solution then is that constant); no known pixel
     gives 0.5. That is what training crops need; ``strict=True`` (what prediction uses)
-    instead raises ``InputError`` for a trimap with unknown pixels but no known foreground
-    or no known background: the priors, and so the model, would be a constant there.
+    instead raises ``TrimapError`` (an ``InputError``) for a trimap with unknown pixels but
+    no known foreground or no known background: the priors, and so the model, would be a
+    constant there.
     """
     check_prior(name, scale)
     height, width = trimap.shape
@@ -113,7 +114,7 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     if strict and unknown and not (fg and bg):
         missing = " or ".join(w for w, has in (("foreground", fg), ("background", bg))
                               if not has)
-        raise InputError(f"the trimap has no known {missing} (white = foreground, black = "
+        raise TrimapError(f"the trimap has no known {missing} (white = foreground, black = "
                          f"background); this model's closed-form/KNN priors need both")
     if not unknown or not (fg and bg):
         fill = 1.0 if fg else 0.0 if bg else 0.5
