@@ -13,6 +13,8 @@ from alphagan.losses import (
     alpha_prediction_loss,
     clamp_known,
     composition_loss,
+    laplacian_loss,
+    laplacian_pyramid,
     make_composites,
 )
 
@@ -89,3 +91,41 @@ def test_batch_loss_is_the_mean_of_sample_losses() -> None:
     halves = [alpha_prediction_loss(pred[i : i + 1], gt[i : i + 1], trimap[i : i + 1])
               for i in range(2)]
     assert whole.item() == pytest.approx((halves[0] + halves[1]).item() / 2, rel=1e-6)
+
+
+# --- Laplacian loss ----------------------------------------------------------------------------
+
+
+def test_laplacian_pyramid_sums_back_and_blurs_a_constant_to_itself() -> None:
+    torch.manual_seed(0)
+    for size in ((1, 1, 32, 32), (2, 1, 37, 21)):  # odd sizes too
+        x = torch.rand(size, dtype=torch.float64)
+        pyramid = laplacian_pyramid(x, levels=4)
+        assert len(pyramid) == 4
+        rebuilt = pyramid[-1]
+        for band in reversed(pyramid[:-1]):  # collapse: upsample, add the band
+            up = torch.zeros_like(band)
+            up[..., ::2, ::2] = rebuilt * 4.0
+            kernel = torch.outer(*(torch.tensor([1, 4, 6, 4, 1.0], dtype=x.dtype),) * 2) / 256
+            up = torch.nn.functional.conv2d(
+                torch.nn.functional.pad(up, (2, 2, 2, 2), mode="reflect"), kernel.view(1, 1, 5, 5))
+            rebuilt = band + up
+        assert torch.allclose(rebuilt, x, atol=1e-12)
+    # the binomial kernel sums to 1: a constant has zero band-pass levels
+    flat = laplacian_pyramid(torch.full((1, 1, 16, 16), 0.3, dtype=torch.float64), levels=3)
+    assert all(level.abs().max() < 1e-12 for level in flat[:-1])
+    assert torch.allclose(flat[-1], torch.full_like(flat[-1], 0.3))
+
+
+def test_laplacian_loss_hand_computed_and_known_regions_clamped() -> None:
+    trimap = torch.full((1, 1, 16, 16), 0.5)
+    gt = torch.zeros(1, 1, 16, 16)
+    # a constant offset c: only the coarsest level differs (by c), weighted 2^(L-1), / L
+    c, levels = 0.25, 3
+    loss = laplacian_loss(gt + c, gt, trimap, levels=levels)
+    assert math.isclose(float(loss), (2 ** (levels - 1)) * c / levels, rel_tol=1e-5)
+    # where the trimap is known the prediction is set to the trimap first: no loss there
+    known = torch.zeros(1, 1, 16, 16)  # all background, gt 0
+    assert float(laplacian_loss(torch.rand(1, 1, 16, 16), gt, known)) == 0.0
+    # identical maps: zero
+    assert float(laplacian_loss(gt + 0.4, gt + 0.4, trimap)) < 1e-7

@@ -1,4 +1,4 @@
-"""AlphaGAN losses: alpha prediction, composition, adversarial; and the composite builders.
+"""AlphaGAN losses: alpha prediction, composition, adversarial, Laplacian; the composite builders.
 
 Tensors: alpha and trimap (B,1,H,W), images (B,3,H,W) in [0,1]; the trimap is encoded as
 {0, 0.5, 1} and "unknown" means 0 < t < 1.
@@ -20,6 +20,8 @@ __all__ = [
     "make_composites",
     "alpha_prediction_loss",
     "composition_loss",
+    "laplacian_pyramid",
+    "laplacian_loss",
     "GANLoss",
 ]
 
@@ -98,6 +100,55 @@ def composition_loss(
     """
     diff = composite(fg, bg, alpha_pred) - composite(fg, bg, alpha_gt)
     return _masked_charbonnier(diff, unknown_region(trimap), eps)
+
+
+def _gaussian_5x5(like: torch.Tensor) -> torch.Tensor:
+    """The 5x5 binomial kernel ``[1 4 6 4 1]^T [1 4 6 4 1] / 256`` as a (1,1,5,5) filter."""
+    taps = torch.tensor([1.0, 4.0, 6.0, 4.0, 1.0], dtype=like.dtype, device=like.device)
+    return (torch.outer(taps, taps) / 256.0).view(1, 1, 5, 5)
+
+
+def laplacian_pyramid(x: torch.Tensor, levels: int = 5) -> list[torch.Tensor]:
+    """Burt and Adelson's Laplacian pyramid of a (B,1,H,W) map, finest level first.
+
+    Each level is ``g - up(down(g))`` with ``down`` = 5x5 binomial blur (reflect padding)
+    then every second pixel, ``up`` = zero insertion then the same blur times 4; the last
+    entry is the coarsest blurred map. Sums back to ``x`` exactly (telescoping), whatever
+    the size (odd sizes are handled by cropping the upsampled map).
+    """
+    kernel = _gaussian_5x5(x)
+    pyramid = []
+    current = x
+    for _ in range(levels - 1):
+        if min(current.shape[-2:]) < 3:  # reflect padding needs 3 pixels a side
+            break
+        down = F.conv2d(F.pad(current, (2, 2, 2, 2), mode="reflect"), kernel)[..., ::2, ::2]
+        up = torch.zeros_like(current)
+        up[..., ::2, ::2] = down * 4.0
+        up = F.conv2d(F.pad(up, (2, 2, 2, 2), mode="reflect"), kernel)
+        pyramid.append(current - up)
+        current = down
+    pyramid.append(current)
+    return pyramid
+
+
+def laplacian_loss(alpha_pred: torch.Tensor, alpha_gt: torch.Tensor, trimap: torch.Tensor,
+                   levels: int = 5) -> torch.Tensor:
+    """Laplacian loss: ``sum_i 2^i mean|L_i(a_p) - L_i(a_g)|`` over the pyramid levels, /levels.
+
+    Hou and Liu ("Context-Aware Image Matting for Simultaneous Foreground and Alpha
+    Estimation", ICCV 2019) and FBA Matting (Forte and Pitie 2020) use it to penalise errors
+    at every scale, not only per pixel: it is what the Gradient metric sees. The prediction's
+    known regions are set to the trimap's 0/1 first (as the output is), so only the unknown
+    region and its surroundings contribute; the mean is over each level's pixels (per sample,
+    then over the batch, as the other losses).
+    """
+    pred = laplacian_pyramid(clamp_known(alpha_pred, trimap), levels)
+    true = laplacian_pyramid(alpha_gt, levels)
+    total = alpha_pred.new_zeros(())
+    for level, (p, t) in enumerate(zip(pred, true)):
+        total = total + (2.0**level) * (p - t).abs().mean()
+    return total / len(pred)
 
 
 class GANLoss(nn.Module):

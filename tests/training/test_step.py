@@ -56,6 +56,25 @@ def test_adversarial_term_alone_moves_the_generator() -> None:
     assert abs(float(cos)) < 0.99
 
 
+def test_laplacian_weight_adds_its_loss() -> None:
+    """w_lap > 0: g_lap is logged and g is the weighted sum with it."""
+    from alphagan.losses import laplacian_loss
+
+    g, d = models()
+    batch = random_batch()
+    weights = LossWeights(gan=0.1, alpha=1.0, comp=1.0, lap=2.0)
+    out = gan_step(g, d, torch.optim.Adam(g.parameters()), torch.optim.Adam(d.parameters()),
+                   batch, gan_loss=GANLoss(), weights=weights, step_optimizers=False)
+    losses = out.losses
+    expected = 0.1 * losses["g_gan"] + losses["g_alpha"] + losses["g_comp"] + 2.0 * losses["g_lap"]
+    assert losses["g"] == pytest.approx(expected, rel=1e-5)
+    assert losses["g_lap"] == pytest.approx(
+        float(laplacian_loss(out.alpha, batch["alpha"], batch["trimap"])), rel=1e-5)
+    assert "g_lap" not in gan_step(g, d, torch.optim.Adam(g.parameters()),
+                                   torch.optim.Adam(d.parameters()), batch, gan_loss=GANLoss(),
+                                   step_optimizers=False).losses
+
+
 def test_discriminator_learns_to_separate_real_and_fake() -> None:
     g, d = models()
     opt_g = torch.optim.Adam(g.parameters(), 0.0)  # freeze G: a fixed "fake" distribution

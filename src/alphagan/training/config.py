@@ -107,6 +107,7 @@ class LossConfig:
     w_gan: float = 1.0
     w_alpha: float = 1.0
     w_comp: float = 1.0
+    w_lap: float = 0.0  # Laplacian-pyramid loss (alphagan.losses.laplacian_loss); 0 = the paper
 
 
 @dataclass(frozen=True)

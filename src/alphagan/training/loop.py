@@ -198,7 +198,8 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
 
     logger = RunLogger(run_dir, enabled=info.is_main, purge_step=step if resume else None)
     gan_loss = GANLoss(config.loss.gan_mode)
-    weights = LossWeights(config.loss.w_gan, config.loss.w_alpha, config.loss.w_comp)
+    weights = LossWeights(config.loss.w_gan, config.loss.w_alpha, config.loss.w_comp,
+                          config.loss.w_lap)
     autocast = _autocast(config.precision, device)
 
     def checkpoint(name: str) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from alphagan.losses import GANLoss, alpha_prediction_loss, composition_loss, make_composites
+from alphagan.losses import GANLoss, alpha_prediction_loss, composition_loss, laplacian_loss
+from alphagan.losses import make_composites
 
 __all__ = [
     "LossWeights",
@@ -31,11 +32,12 @@ class LossWeights:
     gan: float = 1.0
     alpha: float = 1.0
     comp: float = 1.0
+    lap: float = 0.0
 
 
 @dataclass
 class StepOutput:
-    losses: dict[str, float]  # d_real, d_fake, d, g_gan, g_alpha, g_comp, g
+    losses: dict[str, float]  # d_real, d_fake, d, g_gan, g_alpha, g_comp, g (+ g_lap)
     alpha: torch.Tensor  # (B,1,S,S) prediction (known regions not clamped), detached
     fake: torch.Tensor  # (B,3,S,S) fake composite, detached
 
@@ -117,6 +119,10 @@ def gan_step(
     g_alpha = alpha_prediction_loss(alpha_pred, alpha_gt, trimap)
     g_comp = composition_loss(alpha_pred, alpha_gt, fg, bg, trimap)
     loss_g = weights.gan * g_gan + weights.alpha * g_alpha + weights.comp * g_comp
+    g_lap = None
+    if weights.lap:
+        g_lap = laplacian_loss(alpha_pred, alpha_gt, trimap)
+        loss_g = loss_g + weights.lap * g_lap
     _check_finite("generator loss", loss_g)
     loss_g.backward()
     _clip(generator, grad_clip)
@@ -126,5 +132,7 @@ def gan_step(
 
     losses = {"d_real": d_real, "d_fake": d_fake, "d": loss_d, "g_gan": g_gan,
               "g_alpha": g_alpha, "g_comp": g_comp, "g": loss_g}
+    if g_lap is not None:
+        losses["g_lap"] = g_lap
     return StepOutput({k: float(v.detach()) for k, v in losses.items()},
                       alpha_pred.detach(), fake.detach())
