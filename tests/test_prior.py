@@ -92,6 +92,26 @@ def test_untrained_prior_generator_returns_the_priors_mean() -> None:
     torch.testing.assert_close(alpha, expected, rtol=0, atol=1e-6)
 
 
+def test_prior_blend_mixes_in_the_priors_mean_at_inference_only() -> None:
+    blended_config = dataclasses.replace(PRIOR_CONFIG, prior_blend=0.75)
+    plain, blended = trained_like(), trained_like(blended_config)
+    blended.load_state_dict(plain.state_dict())
+    image, trimap = torch.rand(2, 3, 37, 45), torch.full((2, 1, 37, 45), 0.5)
+    prior = torch.rand(2, 2, 37, 45)
+    with torch.no_grad():
+        network = plain(image, trimap, prior)
+        expected = 0.75 * network + 0.25 * prior.mean(1, keepdim=True)  # unclamped mean
+        torch.testing.assert_close(blended(image, trimap, prior), expected, rtol=0, atol=1e-6)
+        assert (blended(image, trimap, prior) - network).abs().max() > 1e-3
+        blended.train()  # training optimises the network's own alpha
+        plain.train()
+        torch.testing.assert_close(blended(image, trimap, prior), plain(image, trimap, prior))
+    for bad in (dataclasses.replace(PRIOR_CONFIG, prior_blend=1.5),
+                dataclasses.replace(TINY_CONFIG, prior_blend=0.5)):
+        with pytest.raises(ValueError, match="prior_blend must be in"):
+            AlphaGANGenerator(bad)
+
+
 def test_prior_generator_checks_its_inputs() -> None:
     image, trimap = torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 0.5)
     with pytest.raises(ValueError, match=r"cf\+knn prior of shape \(B,2,H,W\)"):

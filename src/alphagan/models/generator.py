@@ -69,6 +69,10 @@ class GeneratorConfig:
     # sigmoid(head + logit(mean prior)) and the head starts at zero (see alphagan.prior).
     prior: str = "none"
     prior_scale: float = 1.0
+    # In eval mode (inference) only: the output is prior_blend x the network's alpha +
+    # (1 - prior_blend) x the priors' mean. Training optimises the network's own alpha; the
+    # weight is chosen afterwards by nested cross-validation (benchmarks.prior_blend).
+    prior_blend: float = 1.0
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
@@ -135,6 +139,9 @@ class AlphaGANGenerator(nn.Module):
         if overrides:
             config = dataclasses.replace(config, **overrides)
         check_prior(config.prior, config.prior_scale)
+        if not 0 <= config.prior_blend <= 1 or (config.prior_blend != 1 and config.prior == "none"):
+            raise ValueError(f"prior_blend must be in [0, 1] and needs a prior; got "
+                             f"{config.prior_blend} with prior={config.prior!r}")
         self.config = config
         self.prior_channels = prior_channels(config.prior)
         norm_layer = norm_factory(config.norm)
@@ -213,11 +220,15 @@ class AlphaGANGenerator(nn.Module):
             # fp32 copy that the next conv casts straight back (same numbers, more traffic).
             y = torch.cat([y, x.to(y.dtype)], dim=1)
         logits = self.head(self.refine(y))  # (B,1,H,W)
-        if self.prior_channels:
-            # In float32 even under autocast: bf16 would round the prior itself (to ~0.4%).
-            start = x[:, 4:].float().mean(dim=1, keepdim=True).clamp(_PRIOR_EPS, 1 - _PRIOR_EPS)
-            logits = logits.float() + torch.logit(start)
-        alpha = torch.sigmoid(logits)
+        if not self.prior_channels:
+            return torch.sigmoid(logits)[..., :h, :w]
+        # In float32 even under autocast: bf16 would round the prior itself (to ~0.4%).
+        prior_mean = x[:, 4:].float().mean(dim=1, keepdim=True)
+        start = prior_mean.clamp(_PRIOR_EPS, 1 - _PRIOR_EPS)
+        alpha = torch.sigmoid(logits.float() + torch.logit(start))
+        blend = self.config.prior_blend
+        if blend != 1 and not self.training:
+            alpha = blend * alpha + (1 - blend) * prior_mean
         return alpha[..., :h, :w]
 
 

@@ -1,0 +1,139 @@
+"""Nested cross-validation of ``prior_blend``: how much of the priors' mean a prior model mixes
+into its output (:class:`alphagan.models.GeneratorConfig`, inference only).
+
+A prior model (``prior: cf+knn``) outputs ``w * network + (1 - w) * mean(cf, knn)``. This
+scores the weight ``w`` on the 36 cases of ``benchmarks.crossval`` without training anything:
+each fold's mattes come from the crossval cache of recipe ``--name`` (its final weights with
+``w = 1``, as ``predict`` wrote them) and the cf / knn mattes from the classical cache, so
+the blend is made from 8-bit PNGs (at most 1/255 from blending inside the model).
+
+Nested, so that the reported number is not a training number: for each fold k the weight
+with the lowest mean SAD over the *other two* folds' cases is picked from the grid, and fold
+k is scored with it; the table is the mean of those held-out scores over the 36 cases. The
+score of every weight on all folds is printed too, for reference only (for the weight picked
+there it is a training number).
+
+    python -m benchmarks.prior_blend --name prior-full-600 \\
+        --out benchmarks/results/crossval_prior_blend.json
+
+``--apply FILE`` then writes into a model file trained on all the scenes (the shipped one)
+the weight with the lowest SAD over all 36 cases, as a step count chosen by the
+cross-validation is used to retrain on everything; its tensors are unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from alphagan.io import read_alpha
+from alphagan.metrics import compute_all
+from alphagan.trimap import read_trimap
+from benchmarks.crossval import FOLDS, ROOT
+
+__all__ = ["blend_rows", "nested_choice", "mean_rows"]
+
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+SCORED = ("sad", "mse", "grad", "conn")
+Rows = dict[int, dict[float, list[dict[str, float]]]]  # fold -> weight -> one row per case
+
+
+def blend_rows(work: Path, name: str, weights: Sequence[float] = WEIGHTS) -> Rows:
+    """Metrics of every blend weight on every case (fold x scene x trimap set)."""
+    rows: Rows = {}
+    for k, scenes in enumerate(FOLDS):
+        classical = work / "classical" / f"fold{k}"
+        model_out = work / name / f"fold{k}" / "out"
+        rows[k] = {w: [] for w in weights}
+        for trimap_set in ("Trimap1", "Trimap2"):
+            inputs = classical / "inputs" / trimap_set
+            for stem in scenes:
+                def matte(folder: Path) -> np.ndarray:
+                    path = folder / "alpha" / f"{stem}.png"
+                    if not path.is_file():
+                        raise SystemExit(f"{path}: missing; run benchmarks.crossval --name "
+                                         f"{name} first (its cache is in {work})")
+                    return read_alpha(path)
+
+                network = matte(model_out / trimap_set / "alphagan")
+                prior_mean = 0.5 * (matte(classical / "out" / trimap_set / "cf")
+                                    + matte(classical / "out" / trimap_set / "knn"))
+                gt = read_alpha(inputs / "gt" / f"{stem}.png")
+                trimap = read_trimap(inputs / "trimaps" / f"{stem}.png")
+                for w in weights:
+                    rows[k][w].append(compute_all(w * network + (1 - w) * prior_mean, gt, trimap))
+    return rows
+
+
+def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {m: float(np.mean([r[m] for r in rows])) for m in SCORED}
+
+
+def nested_choice(rows: Rows, metric: str = "sad") -> dict[int, float]:
+    """For each fold, the weight with the lowest mean ``metric`` over the other folds' cases
+    (ties: the larger weight, i.e. more of the network)."""
+    chosen = {}
+    for k in rows:
+        others = [j for j in rows if j != k]
+        weights = sorted(rows[k], reverse=True)
+        chosen[k] = min(weights, key=lambda w: mean_rows(
+            [row for j in others for row in rows[j][w]])[metric])
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--name", default="prior-full-600", help="the crossval recipe's name")
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "crossval")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--apply", type=Path, metavar="FILE",
+                        help="set prior_blend in this model file to the weight chosen on all folds")
+    args = parser.parse_args(argv)
+    rows = blend_rows(args.work, args.name)
+    chosen = nested_choice(rows)
+    held_out = [row for k, w in chosen.items() for row in rows[k][w]]
+    nested = mean_rows(held_out)
+    every = {str(w): mean_rows([row for k in rows for row in rows[k][w]]) for w in WEIGHTS}
+    print("weight picked per held-out fold (lowest SAD on the other two):",
+          ", ".join(f"fold {k}: {w}" for k, w in chosen.items()))
+    print("| blend | SAD | MSE | Grad | Conn |\n|---|---:|---:|---:|---:|")
+    print(f"| nested (held-out folds) | {nested['sad']:.2f} | {nested['mse']:.4f} | "
+          f"{nested['grad']:.2f} | {nested['conn']:.2f} |")
+    for w, m in every.items():
+        print(f"| w = {w} on all folds (reference) | {m['sad']:.2f} | {m['mse']:.4f} | "
+              f"{m['grad']:.2f} | {m['conn']:.2f} |")
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        per_fold = {str(k): {"chosen": w, **mean_rows(rows[k][w])} for k, w in chosen.items()}
+        args.out.write_text(json.dumps({"recipe": args.name, "weights": list(WEIGHTS),
+                                        "chosen": per_fold, "nested": nested,
+                                        "every_weight_all_folds": every}, indent=2) + "\n")
+    if args.apply:
+        weight = min(sorted(WEIGHTS, reverse=True), key=lambda w: every[str(w)]["sad"])
+        apply_blend(args.apply, weight)
+        print(f"{args.apply}: prior_blend = {weight}")
+
+
+def apply_blend(path: Path, weight: float) -> None:
+    """Rewrite the model file at ``path`` with ``prior_blend = weight``, same tensors and
+    training metadata (atomically)."""
+    import dataclasses
+
+    from alphagan.checkpoint import load_model, read_metadata, save_model
+    from alphagan.models import AlphaGANGenerator
+
+    model = load_model(path)
+    blended = AlphaGANGenerator(dataclasses.replace(model.config, prior_blend=weight))
+    blended.load_state_dict(model.state_dict())
+    reserved = {"format", "format_version", "architecture", "config", "preprocessing",
+                "tensors_sha256"}
+    extra = {k: v for k, v in read_metadata(path).items() if k not in reserved}
+    save_model(blended, path, extra_metadata=extra)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""benchmarks.prior_blend: blends of cached mattes, and the nested choice of the weight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alphagan.io import write_png
+from alphagan.metrics import compute_all
+from alphagan.trimap import trimap_to_uint8
+from benchmarks.crossval import FOLDS
+from benchmarks.prior_blend import blend_rows, nested_choice
+
+
+def row(sad: float) -> dict[str, float]:
+    return {"sad": sad, "mse": 0.0, "grad": 0.0, "conn": 0.0}
+
+
+def test_nested_choice_never_looks_at_the_held_out_fold() -> None:
+    # weight 0.5 is best on folds 0 and 1, weight 1.0 on fold 2 (by far)
+    rows = {0: {0.5: [row(1.0)], 1.0: [row(2.0)]},
+            1: {0.5: [row(1.0)], 1.0: [row(2.0)]},
+            2: {0.5: [row(9.0)], 1.0: [row(0.0)]}}
+    # fold 2 held out: folds 0+1 pick 0.5, although 1.0 would score fold 2 better
+    # fold 0 held out: folds 1+2 average 5.0 for 0.5 and 1.0 for 1.0 -> 1.0
+    assert nested_choice(rows) == {0: 1.0, 1: 1.0, 2: 0.5}
+    # a tie goes to the larger weight (more of the network)
+    tie = {k: {0.5: [row(1.0)], 1.0: [row(1.0)]} for k in range(3)}
+    assert nested_choice(tie) == {0: 1.0, 1: 1.0, 2: 1.0}
+
+
+def test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    stem, trimap_set, k = FOLDS[0][0], "Trimap1", 0
+    expected = {}
+    for fold_k, scenes in enumerate(FOLDS):
+        for ts in ("Trimap1", "Trimap2"):
+            for s in scenes:
+                inputs = tmp_path / "classical" / f"fold{fold_k}" / "inputs" / ts
+                gt = rng.integers(0, 256, (16, 20)).astype(np.uint8)
+                trimap = np.full((16, 20), 0.5, np.float32)
+                trimap[:3], trimap[-3:] = 0.0, 1.0
+                write_png(inputs / "gt" / f"{s}.png", gt)
+                write_png(inputs / "trimaps" / f"{s}.png", trimap_to_uint8(trimap))
+                mattes = {}
+                for method, folder in (("cf", tmp_path / "classical" / f"fold{fold_k}" / "out"),
+                                       ("knn", tmp_path / "classical" / f"fold{fold_k}" / "out"),
+                                       ("alphagan", tmp_path / "r" / f"fold{fold_k}" / "out")):
+                    mattes[method] = rng.integers(0, 256, (16, 20)).astype(np.uint8)
+                    write_png(folder / ts / method / "alpha" / f"{s}.png", mattes[method])
+                if (fold_k, ts, s) == (k, trimap_set, stem):
+                    blend = (0.25 * mattes["alphagan"] / 255.0
+                             + 0.75 * (mattes["cf"] / 255.0 + mattes["knn"] / 255.0) / 2)
+                    expected = compute_all(blend, gt / 255.0, trimap)
+    rows = blend_rows(tmp_path, "r", weights=(0.25, 1.0))
+    assert len(rows[0][0.25]) == 2 * len(FOLDS[0])
+    got = rows[k][0.25][0]  # the first case of fold 0 is (Trimap1, first scene)
+    for metric, value in expected.items():
+        assert got[metric] == pytest.approx(value, rel=1e-5, abs=1e-9)
