@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from alphagan.baselines import BASELINE_METHODS, estimate_alpha_baseline
+from alphagan.errors import InputError
 from alphagan.io import read_alpha, read_image
 from alphagan.metrics import sad
 from alphagan.trimap import read_trimap, unknown_mask
@@ -53,3 +54,15 @@ def test_unknown_method_and_too_small_images() -> None:
         estimate_alpha_baseline("lkm", np.zeros((16, 40, 3)), trimap)
     with pytest.raises(ValueError, match=r"no known foreground \(white\) or background"):
         estimate_alpha_baseline("cf", np.zeros((16, 40, 3)), np.full((16, 40), 0.5))
+
+
+def test_a_solver_that_does_not_converge_is_a_clear_input_error() -> None:
+    """A 1x3 image: the closed-form Laplacian has no 3x3 window, conjugate gradients fails."""
+    import warnings
+
+    image = np.array([[[10, 20, 30], [40, 50, 60], [70, 80, 90]]], np.uint8)
+    trimap = np.array([[0, 128, 255]], np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # NumPy's divide-by-zero notes stay quiet
+        with pytest.raises(InputError, match=r"cf matting found no solution for this 3x1 image"):
+            estimate_alpha_baseline("cf", image, trimap)

@@ -258,3 +258,7 @@ def test_entry_points_and_light_import() -> None:
     code = ("import sys, alphagan, alphagan.cli; alphagan.predict_alpha; "
             "assert 'pymatting' not in sys.modules and 'numba' not in sys.modules")
     assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
+    # submodules are attributes after a plain import too; unknown names still fail
+    code = ("import alphagan; assert alphagan.metrics.sad is alphagan.sad; "
+            "assert not hasattr(alphagan, 'no_such_module')")
+    assert subprocess.run([sys.executable, "-c", code], env=env).returncode == 0

@@ -13,6 +13,7 @@ until needed).
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -57,6 +58,9 @@ __all__ = ["__version__", *_EXPORTS]
 def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         return getattr(importlib.import_module(_EXPORTS[name]), name)
+    # submodules (alphagan.metrics, alphagan.prior, ...) as attributes, as after an import
+    if not name.startswith("_") and importlib.util.find_spec(f"alphagan.{name}") is not None:
+        return importlib.import_module(f"alphagan.{name}")
     raise AttributeError(f"module 'alphagan' has no attribute {name!r}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from alphagan.memory import check_baseline_memory
 from alphagan.scaling import at_max_side
 from alphagan.trimap import clamp_to_trimap, known_bg, known_fg, unknown_mask
 
-__all__ = ["BASELINE_METHODS", "estimate_alpha_baseline", "run_solver"]
+__all__ = ["BASELINE_METHODS", "estimate_alpha_baseline", "run_solver", "solver_errors"]
 
 # CLI name -> pymatting function name.
 BASELINE_METHODS = {
@@ -24,6 +25,8 @@ BASELINE_METHODS = {
     "rw": "estimate_alpha_rw",  # random-walk matting (Grady et al. 2005)
     "sm": "estimate_alpha_sm",  # shared matting (Gastal and Oliveira 2010)
 }
+
+_METHOD_OF = {solver: method for method, solver in BASELINE_METHODS.items()}
 
 _LKM_RADIUS = 10  # pymatting's default kernel radius for large-kernel matting
 
@@ -42,8 +45,28 @@ def run_solver(name: str, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     """
     import pymatting  # slow to import (numba); only when a solver actually runs
 
-    with _QUIET, contextlib.redirect_stdout(io.StringIO()):
+    with _QUIET, contextlib.redirect_stdout(io.StringIO()), solver_errors(name, trimap.shape):
         return getattr(pymatting, name)(image.astype(np.float64), trimap.astype(np.float64))
+
+
+@contextlib.contextmanager
+def solver_errors(name: str, shape: tuple[int, ...]) -> Iterator[None]:
+    """Turn a solver that does not converge into an ``InputError`` a user can act on, and
+    keep NumPy's divide-by-zero warnings of the failing iterations (which say nothing to
+    a user) quiet. It happens on images a few pixels wide or of one flat colour: their
+    matting Laplacian is (nearly) zero, so conjugate gradients has nothing to follow."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        try:
+            yield
+        except ValueError as exc:
+            if "did not converge" not in str(exc):
+                raise
+            method = _METHOD_OF.get(name, name)
+            raise InputError(
+                f"{method} matting found no solution for this {shape[1]}x{shape[0]} image (its "
+                f"solver did not converge): too small or too flat in colour around the "
+                f"unknown pixels"
+            ) from None
 
 
 def estimate_alpha_baseline(

@@ -379,7 +379,7 @@ def _run_matting(args: argparse.Namespace, make_estimator: Callable[[_Plan], Any
 
 
 def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_Plan], Any]) -> int:
-    from alphagan.pipeline import check_not_inputs, run_jobs
+    from alphagan.pipeline import check_not_inputs, read_job, run_jobs
     from alphagan.ranks import gather_lines, rank_share
 
     check_not_inputs(plan.jobs, plan.out_dir, plan.spec, plan.extra_inputs)
@@ -389,6 +389,10 @@ def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_
         check_output_file(plan.jobs[0].target)
     rank, world = rank_share()
     jobs = plan.jobs[rank::world]
+    if plan.single and world == 1:
+        # Unreadable or mismatched inputs fail in a fraction of a second, not after the model
+        # (and torch) loaded; the job reads them again (one extra decode of one image).
+        read_job(plan.jobs[0], plan.mask_options)
     # the trimap alone needs no model (and no torch import)
     estimate = make_estimator(plan) if plan.spec.kinds != ("trimap",) else _no_matting
     if set(plan.spec.kinds) & {"foreground", "cutout", "composite"}:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from alphagan.baselines import BASELINE_METHODS, run_solver
+from alphagan.baselines import BASELINE_METHODS, run_solver, solver_errors
 from alphagan.errors import TrimapError
 from alphagan.knn_matting import estimate_alpha_knn
 from alphagan.memory import BASELINE_BYTES_PER_PIXEL, available_memory
@@ -133,8 +133,9 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     clipped = np.clip(small_image, 0.0, 1.0)
     for k, solver in enumerate(solvers):
         if solver == "estimate_alpha_knn":  # the same alphas as pymatting's, sooner
-            alpha = estimate_alpha_knn(clipped.astype(np.float64),
-                                       small_trimap.astype(np.float64)).astype(np.float32)
+            with solver_errors(solver, small_trimap.shape):
+                alpha = estimate_alpha_knn(clipped.astype(np.float64),
+                                           small_trimap.astype(np.float64)).astype(np.float32)
         else:
             alpha = run_solver(solver, clipped, small_trimap).astype(np.float32)
         if alpha.shape != (height, width):
