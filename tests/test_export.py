@@ -107,8 +107,9 @@ def test_onnx_export_of_a_prior_model_takes_the_prior(tmp_path: Path) -> None:
     import dataclasses
 
     torch.manual_seed(1)
-    model = randomize_batchnorm(AlphaGANGenerator(dataclasses.replace(TINY_CONFIG,
-                                                                      prior="cf+knn")))
+    # with the shipped model's blend of the priors' mean (an eval-mode step: it must export)
+    model = randomize_batchnorm(AlphaGANGenerator(dataclasses.replace(
+        TINY_CONFIG, prior="cf+knn", prior_blend=0.75)))
     with torch.no_grad():
         model.head.weight.normal_(0, 0.1)  # not the untrained zero head
     path = export_model(model, tmp_path / "p.onnx", format="onnx")
@@ -121,3 +122,5 @@ def test_onnx_export_of_a_prior_model_takes_the_prior(tmp_path: Path) -> None:
     (got,) = session.run(None, {"image": image.numpy(), "trimap": trimap.numpy(),
                                 "prior": prior.numpy()})
     assert np.abs(got - expected).max() < 1e-4
+    unblended = (expected - 0.25 * prior.mean(1, keepdim=True).numpy()) / 0.75
+    assert np.abs(got - unblended).max() > 1e-3  # the blend is in the exported graph
