@@ -59,3 +59,24 @@ def test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path: Path)
     got = rows[k][0.25][0]  # the first case of fold 0 is (Trimap1, first scene)
     for metric, value in expected.items():
         assert got[metric] == pytest.approx(value, rel=1e-5, abs=1e-9)
+
+
+def test_apply_blend_rewrites_the_config_and_keeps_the_tensors(tmp_path: Path) -> None:
+    import dataclasses
+
+    import torch
+
+    from alphagan.checkpoint import load_model, read_metadata, save_model
+    from alphagan.models import AlphaGANGenerator
+    from benchmarks.prior_blend import apply_blend
+    from tests.helpers import TINY_CONFIG
+
+    torch.manual_seed(0)
+    model = AlphaGANGenerator(dataclasses.replace(TINY_CONFIG, prior="cf+knn"))
+    path = save_model(model, tmp_path / "m.safetensors", extra_metadata={"step": "600"})
+    apply_blend(path, 0.5)
+    loaded = load_model(path)
+    assert loaded.config.prior_blend == 0.5
+    assert read_metadata(path)["step"] == "600"
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, loaded.state_dict()[name])
