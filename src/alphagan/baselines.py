@@ -10,12 +10,13 @@ from collections.abc import Iterator
 import numpy as np
 
 from alphagan.convert import ImageLike, to_image, to_trimap
-from alphagan.errors import InputError, TrimapError
+from alphagan.errors import InputError
 from alphagan.memory import check_baseline_memory
 from alphagan.scaling import at_max_side
-from alphagan.trimap import clamp_to_trimap, known_bg, known_fg, unknown_mask
+from alphagan.trimap import clamp_to_trimap, require_both_labels
 
-__all__ = ["BASELINE_METHODS", "estimate_alpha_baseline", "run_solver", "solver_errors"]
+__all__ = ["BASELINE_METHODS", "SOLVER_METHODS", "estimate_alpha_baseline", "run_solver",
+           "solver_errors"]
 
 # CLI name -> pymatting function name.
 BASELINE_METHODS = {
@@ -26,7 +27,8 @@ BASELINE_METHODS = {
     "sm": "estimate_alpha_sm",  # shared matting (Gastal and Oliveira 2010)
 }
 
-_METHOD_OF = {solver: method for method, solver in BASELINE_METHODS.items()}
+# pymatting function name -> CLI name (alphagan.prior and alphagan.memory use these names)
+SOLVER_METHODS = {solver: method for method, solver in BASELINE_METHODS.items()}
 
 _LKM_RADIUS = 10  # pymatting's default kernel radius for large-kernel matting
 
@@ -61,7 +63,7 @@ def solver_errors(name: str, shape: tuple[int, ...]) -> Iterator[None]:
         except ValueError as exc:
             if "did not converge" not in str(exc):
                 raise
-            method = _METHOD_OF.get(name, name)
+            method = SOLVER_METHODS.get(name, name)
             raise InputError(
                 f"{method} matting found no solution for this {shape[1]}x{shape[0]} image (its "
                 f"solver did not converge): too small or too flat in colour around the "
@@ -104,14 +106,8 @@ def estimate_alpha_baseline(
         check_baseline_memory(method, trimap.shape)
         return run_solver(BASELINE_METHODS[method], image, trimap)
 
-    if unknown_mask(trimap).any():
-        # pymatting's own message ("Trimap did not contain background values (values <=
-        # 0.100000)") names neither the input nor the fix
-        missing = [label for label, known in (("foreground (white)", known_fg(trimap)),
-                                              ("background (black)", known_bg(trimap)))
-                   if not known.any()]
-        if missing:
-            raise TrimapError(f"the trimap has no known {' or '.join(missing)} pixels; "
-                              f"classical matting needs both")
+    # pymatting's own message ("Trimap did not contain background values (values <=
+    # 0.100000)") names neither the input nor the fix
+    require_both_labels(trimap, "classical matting")
 
     return clamp_to_trimap(at_max_side(solve, image, trimap, max_side), trimap)

@@ -196,10 +196,11 @@ def process_job(
     output cannot be written (nothing of this job is left behind then). Returns the written
     paths by kind."""
     image, trimap = read_job(job, mask_options)
+    paths = output_paths(job, out_dir, spec)
     if spec.kinds == ("trimap",):  # the trimap a mask gives: no matting needed
         write_all_or_none({path: encode_image(path, trimap_to_uint8(trimap))
-                           for path in output_paths(job, out_dir, spec).values()})
-        return output_paths(job, out_dir, spec)
+                           for path in paths.values()})
+        return paths
     try:
         alpha = estimate(image, trimap)
     except TrimapError as exc:  # the trimap's fault: name the trimap (or mask) file
@@ -219,7 +220,6 @@ def process_job(
         "cutout": lambda: cutout(fg, alpha),
         "composite": lambda: composite_onto(fg, alpha, spec.background),
     }
-    paths = output_paths(job, out_dir, spec)
     # One output array at a time, encoded in memory; then all files together or none. The
     # trimap is three exact levels: 8 bits hold it, whatever the depth asked for.
     encoded = {path: encode_image(path, make[kind](),

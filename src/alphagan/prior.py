@@ -21,12 +21,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from alphagan.baselines import BASELINE_METHODS, run_solver, solver_errors
-from alphagan.errors import TrimapError
+from alphagan.baselines import SOLVER_METHODS, run_solver, solver_errors
 from alphagan.knn_matting import estimate_alpha_knn
 from alphagan.memory import BASELINE_BYTES_PER_PIXEL, available_memory
 from alphagan.scaling import downscale_trimap
-from alphagan.trimap import clamp_to_trimap, known_bg, known_fg, unknown_mask
+from alphagan.trimap import clamp_to_trimap, known_bg, known_fg, require_both_labels
+from alphagan.trimap import unknown_mask
 
 __all__ = ["PRIORS", "PRIOR_MAX_PIXELS", "prior_channels", "compute_prior", "check_prior",
            "solve_scale"]
@@ -37,9 +37,6 @@ PRIORS: dict[str, tuple[str, ...]] = {
     "cf": ("estimate_alpha_cf",),
     "cf+knn": ("estimate_alpha_cf", "estimate_alpha_knn"),
 }
-
-# pymatting solver -> its method name (alphagan.baselines, alphagan.memory)
-_METHOD = {solver: method for method, solver in BASELINE_METHODS.items()}
 
 # Below this many pixels a side the downscaled solve is not worth it (and KNN's neighbour
 # search needs a few pixels of each label): solve at full size.
@@ -76,7 +73,7 @@ def solve_scale(shape: tuple[int, int], name: str, scale: float,
         scale *= (max_pixels / pixels) ** 0.5
     available = available_memory() if available is None else available
     if available is not None and PRIORS[name]:
-        per_pixel = max(BASELINE_BYTES_PER_PIXEL[_METHOD[s]] for s in PRIORS[name])
+        per_pixel = max(BASELINE_BYTES_PER_PIXEL[SOLVER_METHODS[s]] for s in PRIORS[name])
         need = per_pixel * height * width * scale * scale
         if need > 0.8 * available:  # keep room for the network and the outputs
             scale *= (0.8 * available / need) ** 0.5
@@ -112,13 +109,9 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     if not solvers:
         return out
     fg, bg = known_fg(trimap).any(), known_bg(trimap).any()
-    unknown = unknown_mask(trimap).any()
-    if strict and unknown and not (fg and bg):
-        missing = " or ".join(w for w, has in (("foreground", fg), ("background", bg))
-                              if not has)
-        raise TrimapError(f"the trimap has no known {missing} (white = foreground, black = "
-                         f"background); this model's closed-form/KNN priors need both")
-    if not unknown or not (fg and bg):
+    if strict:
+        require_both_labels(trimap, "this model (its closed-form and KNN priors)")
+    if not unknown_mask(trimap).any() or not (fg and bg):
         fill = 1.0 if fg else 0.0 if bg else 0.5
         out[:] = clamp_to_trimap(np.full((height, width), fill, np.float32), trimap)
         return out

@@ -46,13 +46,14 @@ import numpy as np
 
 from alphagan import io as _io
 from alphagan.defaults import BACKGROUND_THRESHOLD, ERODE_SIZE, FOREGROUND_THRESHOLD
-from alphagan.errors import InputError
+from alphagan.errors import InputError, TrimapError
 
 __all__ = [
     "UNKNOWN",
     "unknown_mask",
     "known_fg",
     "known_bg",
+    "require_both_labels",
     "clamp_to_trimap",
     "trimap_from_array",
     "trimap_from_levels",
@@ -90,6 +91,20 @@ def known_fg(trimap: np.ndarray) -> np.ndarray:
 def known_bg(trimap: np.ndarray) -> np.ndarray:
     """Bool HxW: known background, ``trimap <= 0``."""
     return np.asarray(trimap) <= 0
+
+
+def require_both_labels(trimap: np.ndarray, who: str) -> None:
+    """Raise ``TrimapError`` if ``trimap`` has unknown pixels but no known foreground or no
+    known background: ``who`` (closed-form / KNN matting, a model fed their alphas) needs
+    both to have anything to propagate."""
+    if not unknown_mask(trimap).any():
+        return
+    missing = [label for label, known in (("foreground (white)", known_fg(trimap)),
+                                          ("background (black)", known_bg(trimap)))
+               if not known.any()]
+    if missing:
+        raise TrimapError(f"the trimap has no known {' or '.join(missing)} pixels; {who} "
+                          f"needs both")
 
 
 def clamp_to_trimap(alpha: np.ndarray, trimap: np.ndarray) -> np.ndarray:
