@@ -46,3 +46,33 @@ def test_hand_computed_system():
     weights = np.array([[2, 1, 0], [1, 2, 2], [0, 2, 2]], float)
     expected = np.eye(3) - weights / np.array([3, 5, 4.0])[:, None] + np.diag([100, 0, 100.0])
     np.testing.assert_allclose(system, expected, rtol=0, atol=1e-15)
+
+
+def test_pixel_pitch_of_a_square_image_is_pymattings_normalisation():
+    """pymatting's coordinates are linspace(0, 1, W): a pitch of 1 / (W - 1) on a square image."""
+    scene = make_example(60, 60, seed=5)
+    image, trimap = scene.image.astype(np.float64), scene.trimap.astype(np.float64)
+    default = estimate_alpha_knn(image, trimap)
+    pitched = estimate_alpha_knn(image, trimap, pixel_pitch=1 / 59)
+    np.testing.assert_allclose(pitched, default, rtol=0, atol=1e-9)
+
+
+def test_a_large_pitch_makes_the_neighbours_spatial():
+    """Colour distances (at most sqrt(3)) vanish next to a pitch of 100 (a pixel is 200 or
+    10 feature units away): each search returns the k spatially nearest pixels, so the
+    farthest one found is exactly as far as the k-th nearest pixel (brute force). With
+    pymatting's normalisation over a 40-pixel image, a random-colour image's colour-nearest
+    neighbours lie far away instead."""
+    from alphagan.knn_matting import _neighbours
+
+    rng = np.random.default_rng(0)
+    image = rng.random((40, 40, 3))
+    rows, cols = np.divmod(np.arange(1600), 40)
+    distance = np.hypot(rows[:, None] - rows, cols[:, None] - cols)  # (N, N) in pixels
+    spatial = _neighbours(image, (20, 10), (2.0, 0.1), pixel_pitch=100.0)
+    for found, k in ((spatial[:, :20], 20), (spatial[:, 20:], 10)):
+        kth = np.sort(distance, axis=1)[:, k - 1]
+        farthest = np.take_along_axis(distance, found, axis=1).max(axis=1)
+        np.testing.assert_allclose(farthest, kth, rtol=0, atol=1e-9)
+    colour = _neighbours(image, (20, 10), (2.0, 0.1))
+    assert np.take_along_axis(distance, colour[:, 20:], axis=1).max() > 10

@@ -152,20 +152,26 @@ def test_prior_model_saves_and_reloads(tmp_path: Path, scene) -> None:
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_training_samples_carry_their_prior(tmp_path: Path) -> None:
+def small_training_data(folder: Path, **changes):
+    """A DataConfig over two procedural foregrounds and backgrounds written to ``folder``."""
     from alphagan.io import write_png
     from alphagan.training.config import DataConfig, SourceConfig
-    from alphagan.training.data import build_train_set
 
     for seed in range(2):
         ex = make_example(64, 80, seed=seed)
-        write_png(tmp_path / "fg" / f"s{seed}.png", ex.foreground)
-        write_png(tmp_path / "alpha" / f"s{seed}.png", ex.alpha)
-        write_png(tmp_path / "bg" / f"s{seed}.png", ex.background)
-    data = DataConfig(train=(SourceConfig(layout="folder", alpha_dir=str(tmp_path / "alpha"),
-                                          fg_dir=str(tmp_path / "fg")),),
-                      backgrounds=(str(tmp_path / "bg"),), crop_size=48, crop_choices=(48,),
-                      trimap_kernel=(3, 8))
+        write_png(folder / "fg" / f"s{seed}.png", ex.foreground)
+        write_png(folder / "alpha" / f"s{seed}.png", ex.alpha)
+        write_png(folder / "bg" / f"s{seed}.png", ex.background)
+    return DataConfig(train=(SourceConfig(layout="folder", alpha_dir=str(folder / "alpha"),
+                                          fg_dir=str(folder / "fg")),),
+                      backgrounds=(str(folder / "bg"),), crop_size=48, crop_choices=(48,),
+                      trimap_kernel=(3, 8), **changes)
+
+
+def test_training_samples_carry_their_prior(tmp_path: Path) -> None:
+    from alphagan.training.data import build_train_set
+
+    data = small_training_data(tmp_path)
     dataset = build_train_set(data, seed=0, verbose=False, prior="cf", prior_scale=1.0)
     plain = build_train_set(data, seed=0, verbose=False)
     sample, same = dataset[5], plain[5]
@@ -175,6 +181,54 @@ def test_training_samples_carry_their_prior(tmp_path: Path) -> None:
     assert sample["prior"].shape == (1, 48, 48)
     np.testing.assert_array_equal(sample["prior"].numpy(), expected)
     assert "prior" not in same
+
+
+def test_training_knn_prior_takes_a_photo_span(tmp_path: Path) -> None:
+    """``data.prior_knn_span``: the crop's KNN prior is solved with the coordinate pitch of a
+    photo 1 / span across (here a single value), the closed-form prior and the sample as
+    without it; spans outside 0 < low <= high are refused."""
+    from alphagan.errors import InputError
+    from alphagan.training.data import build_train_set
+
+    spanned = build_train_set(small_training_data(tmp_path, prior_knn_span=(200.0, 200.0)),
+                              seed=0, verbose=False, prior="cf+knn")
+    plain = build_train_set(small_training_data(tmp_path), seed=0, verbose=False,
+                            prior="cf+knn")
+    for index in (1, 4):
+        sample, same = spanned[index], plain[index]
+        torch.testing.assert_close(sample["image"], same["image"], rtol=0, atol=0)
+        image = sample["image"].numpy().transpose(1, 2, 0)
+        trimap = sample["trimap"][0].numpy()
+        expected = compute_prior(image, trimap, "cf+knn", knn_pixel_pitch=1 / 200)
+        np.testing.assert_array_equal(sample["prior"].numpy(), expected)
+        np.testing.assert_array_equal(same["prior"].numpy(),
+                                      compute_prior(image, trimap, "cf+knn"))
+        np.testing.assert_array_equal(sample["prior"][0].numpy(), same["prior"][0].numpy())
+    for bad in ((0.0, 10.0), (30.0, 20.0)):
+        with pytest.raises(InputError, match="prior_knn_span"):
+            build_train_set(small_training_data(tmp_path, prior_knn_span=bad), seed=0,
+                            verbose=False, prior="cf+knn")
+
+
+def test_a_downscaled_knn_prior_keeps_the_photo_pitch(scene) -> None:
+    """At scale 0.5 a solved pixel is two of the image's: the pitch given per image pixel is
+    doubled for the solve, which equals solving the half-size image with twice the pitch."""
+    import cv2
+
+    from alphagan.knn_matting import estimate_alpha_knn
+    from alphagan.scaling import downscale_trimap
+
+    height, width = scene.trimap.shape
+    prior = compute_prior(scene.image, scene.trimap, "cf+knn", 0.5, knn_pixel_pitch=0.01)
+    size = (width // 2, height // 2)
+    small_image = cv2.resize(scene.image, size, interpolation=cv2.INTER_AREA)
+    small_trimap = downscale_trimap(scene.trimap, size)
+    expected = estimate_alpha_knn(small_image.astype(np.float64),
+                                  small_trimap.astype(np.float64), pixel_pitch=0.02)
+    upsampled = cv2.resize(expected.astype(np.float32), (width, height),
+                           interpolation=cv2.INTER_LINEAR)
+    unknown = unknown_mask(scene.trimap)
+    np.testing.assert_allclose(prior[1][unknown], np.clip(upsampled, 0, 1)[unknown], atol=1e-6)
 
 
 def test_large_images_are_solved_at_a_bounded_size() -> None:

@@ -26,16 +26,22 @@ __all__ = ["estimate_alpha_knn"]
 
 
 def _neighbours(image: np.ndarray, n_neighbors: tuple[int, ...],
-                distance_weights: tuple[float, ...]) -> np.ndarray:
+                distance_weights: tuple[float, ...],
+                pixel_pitch: float | None = None) -> np.ndarray:
     """(H*W, sum(n_neighbors)) int64 indices of each pixel's nearest neighbours (itself
-    included), one k-d tree search per (k, weight) pair, features built as pymatting does."""
+    included), one k-d tree search per (k, weight) pair, features built as pymatting does
+    (``pixel_pitch``: see :func:`estimate_alpha_knn`)."""
     from pymatting.util.kdtree import knn  # numba: imported only when a solve runs
 
     height, width = image.shape[:2]
     count = height * width
     red, green, blue = image.reshape(-1, 3).T
-    x = np.tile(np.linspace(0, 1, width), height)
-    y = np.repeat(np.linspace(0, 1, height), width)
+    if pixel_pitch is None:  # pymatting: each axis spans [0, 1]
+        x = np.tile(np.linspace(0, 1, width), height)
+        y = np.repeat(np.linspace(0, 1, height), width)
+    else:
+        x = np.tile(np.arange(width) * pixel_pitch, height)
+        y = np.repeat(np.arange(height) * pixel_pitch, width)
     found = []
     for k, weight in zip(n_neighbors, distance_weights):
         features = np.stack([red, green, blue, weight * x, weight * y], axis=1,
@@ -66,7 +72,8 @@ def _system(neighbours: np.ndarray, known: np.ndarray,
 def estimate_alpha_knn(image: np.ndarray, trimap: np.ndarray, *,
                        n_neighbors: tuple[int, ...] = (20, 10),
                        distance_weights: tuple[float, ...] = (2.0, 0.1),
-                       lambda_value: float = 100.0) -> np.ndarray:
+                       lambda_value: float = 100.0,
+                       pixel_pitch: float | None = None) -> np.ndarray:
     """KNN matting alpha, (H, W) float64 in [0, 1], equal to ``pymatting.estimate_alpha_knn``.
 
     Args:
@@ -74,6 +81,11 @@ def estimate_alpha_knn(image: np.ndarray, trimap: np.ndarray, *,
         trimap: (H, W) float; >= 0.9 is known foreground, <= 0.1 known background
             (pymatting's ``trimap_split``), anything else unknown.
         n_neighbors, distance_weights, lambda_value: pymatting's defaults.
+        pixel_pitch: the coordinate step between neighbouring pixels in the feature space.
+            ``None`` (pymatting) spans [0, 1] along each axis, ``1 / (W - 1)`` across and
+            ``1 / (H - 1)`` down, so how far apart two pixels look depends on the image's
+            size. Training crops pass the pitch of the photos the model is used on, so
+            that their prior has the character the full-photo prior has at inference.
 
     Raises ``ValueError`` (pymatting's solver) when conjugate gradients do not converge.
     """
@@ -83,8 +95,9 @@ def estimate_alpha_knn(image: np.ndarray, trimap: np.ndarray, *,
     flat = trimap.ravel()
     foreground = flat >= 0.9
     known = foreground | (flat <= 0.1)
-    system = _system(_neighbours(np.asarray(image, np.float64), n_neighbors, distance_weights),
-                     known, lambda_value)
+    neighbours = _neighbours(np.asarray(image, np.float64), n_neighbors, distance_weights,
+                             pixel_pitch)
+    system = _system(neighbours, known, lambda_value)
     inverse_diagonal = 1.0 / system.diagonal()
     alpha = cg(system, lambda_value * foreground.astype(np.float64),
                M=lambda r: r * inverse_diagonal)

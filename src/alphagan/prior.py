@@ -81,7 +81,8 @@ def solve_scale(shape: tuple[int, int], name: str, scale: float,
 
 
 def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
-                  scale: float = 1.0, *, strict: bool = False) -> np.ndarray:
+                  scale: float = 1.0, *, strict: bool = False,
+                  knn_pixel_pitch: float | None = None) -> np.ndarray:
     """The prior alphas of one image: (K, H, W) float32 in [0, 1], K = ``prior_channels(name)``.
 
     Args:
@@ -129,8 +130,12 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     for k, solver in enumerate(solvers):
         if solver == "estimate_alpha_knn":  # the same alphas as pymatting's, sooner
             with solver_errors(solver, small_trimap.shape):
+                # a downscaled solve's pixel stands for width / small width of the image's
+                pitch = (None if knn_pixel_pitch is None
+                         else knn_pixel_pitch * width / small_trimap.shape[1])
                 alpha = estimate_alpha_knn(clipped.astype(np.float64),
-                                           small_trimap.astype(np.float64)).astype(np.float32)
+                                           small_trimap.astype(np.float64),
+                                           pixel_pitch=pitch).astype(np.float32)
         else:
             alpha = run_solver(solver, clipped, small_trimap).astype(np.float32)
         if alpha.shape != (height, width):

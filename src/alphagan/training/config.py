@@ -71,6 +71,11 @@ class DataConfig:
     augmentation: AugmentConfig = AugmentConfig()  # the strong recipe's ranges
     workers: int = 4  # DataLoader worker processes per training process
     fg_cache_dir: str | None = None  # estimated foregrounds (default ~/.cache/alphagan)
+    # KNN prior of a training crop (alphagan.prior): treat the crop as a window of a photo
+    # this many crop pixels across (log-uniform in the range) instead of a whole image, so
+    # its neighbours are as near in space as in the full photos the model is used on.
+    # None: pymatting's own normalisation over the crop (the crop is the whole image).
+    prior_knn_span: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

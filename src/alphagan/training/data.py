@@ -82,10 +82,17 @@ class StepIndexedDataset(Dataset):
 
     def __init__(self, base: CompositionDataset, seed: int,
                  table: list[int] | None = None, *, prior: str = "none",
-                 prior_scale: float = 1.0) -> None:
+                 prior_scale: float = 1.0,
+                 prior_knn_span: tuple[float, float] | None = None) -> None:
         self.base, self.seed = base, seed
         self.table = table if table is not None else list(range(len(base.items)))
         self.prior, self.prior_scale = prior, prior_scale
+        if prior_knn_span is not None:
+            low, high = prior_knn_span
+            if not 0 < low <= high:
+                raise InputError(f"config: data.prior_knn_span must be [low, high] with "
+                                 f"0 < low <= high (crop pixels), got {list(prior_knn_span)}")
+        self.prior_knn_span = prior_knn_span
 
     def __len__(self) -> int:
         return len(self.table)
@@ -98,9 +105,18 @@ class StepIndexedDataset(Dataset):
             # Solved on the network's own input (after blur/JPEG), as at inference.
             image = sample["image"].numpy().transpose(1, 2, 0)
             trimap = sample["trimap"][0].numpy()
-            sample["prior"] = torch.from_numpy(
-                compute_prior(image, trimap, self.prior, self.prior_scale))  # (K,S,S)
+            sample["prior"] = torch.from_numpy(compute_prior(
+                image, trimap, self.prior, self.prior_scale,
+                knn_pixel_pitch=self._knn_pitch(rng)))  # (K,S,S)
         return sample
+
+    def _knn_pitch(self, rng: np.random.Generator) -> float | None:
+        """1 / a log-uniform photo span (``DataConfig.prior_knn_span``), or None (pymatting's
+        normalisation over the crop). Drawn after the sample, so samples are unchanged."""
+        if self.prior_knn_span is None:
+            return None
+        low, high = np.log(self.prior_knn_span[0]), np.log(self.prior_knn_span[1])
+        return float(np.exp(-rng.uniform(low, high)))
 
 
 def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True,
@@ -133,7 +149,8 @@ def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True,
                               flip=data.flip, seed=seed, cache_dir=cache,
                               augment=data.augment, augmentation=data.augmentation,
                               partners=table)
-    return StepIndexedDataset(base, seed, table, prior=prior, prior_scale=prior_scale)
+    return StepIndexedDataset(base, seed, table, prior=prior, prior_scale=prior_scale,
+                              prior_knn_span=data.prior_knn_span)
 
 
 def build_val_items(data: DataConfig) -> list[EvalItem]:
