@@ -85,6 +85,22 @@ def test_mask_dir_folder_run(tmp_path, checkpoint, scene, capsys) -> None:
     assert "b.png: no mask named b.*" in capsys.readouterr().err
 
 
+def test_a_folder_run_refuses_an_output_named_like_a_file(tmp_path, checkpoint, scene,
+                                                         capsys) -> None:
+    """-o x.png with --image-dir would create a folder called x.png: a usage error instead,
+    before any image is read; an existing folder of that name is still a folder."""
+    write_png(tmp_path / "imgs" / "a.png", scene.image)
+    write_png(tmp_path / "tris" / "a.png", trimap_to_uint8(scene.trimap))
+    folder = ("--image-dir", tmp_path / "imgs", "--trimap-dir", tmp_path / "tris")
+    for name in ("single.png", "single.webp", "single.jpg"):
+        assert predict(checkpoint, *folder, "-o", tmp_path / name) == 2
+        assert f"{name}: a folder run writes one file per image" in capsys.readouterr().err
+        assert not (tmp_path / name).exists()
+    (tmp_path / "odd.png").mkdir()
+    assert predict(checkpoint, *folder, "-o", tmp_path / "odd.png", "--outputs", "alpha") == 0
+    assert (tmp_path / "odd.png" / "alpha" / "a.png").is_file()
+
+
 @pytest.mark.parametrize(("fmt", "suffix"), [("webp", ".webp"), ("tiff", ".tif")])
 def test_folder_formats(tmp_path, checkpoint, pair, fmt, suffix) -> None:
     image, trimap = pair

@@ -376,3 +376,20 @@ def test_real_alpha_reads_in_unit_range_and_is_not_a_trimap() -> None:
         read_trimap(REAL_ALPHA)
     trimap = trimap_from_alpha(alpha, erode=5, dilate=5)
     assert unknown_mask(trimap)[(alpha > 0) & (alpha < 1)].all()
+
+
+def test_a_trimap_file_of_labels_0_1_2_is_refused_as_such(tmp_path) -> None:
+    """A file holding labels 0/1/2 (or 0/1) gets the message the arrays get, naming the file,
+    not "no unknown pixels" from rounding every label to background."""
+    from alphagan.errors import InputError
+    from alphagan.io import write_png
+    from alphagan.trimap import read_trimap
+
+    for labels in ([[0, 1, 2], [2, 1, 0]], [[0, 1], [1, 0]]):
+        path = tmp_path / "labels.png"
+        write_png(path, np.array(labels, np.uint8))
+        with pytest.raises(InputError, match=r"labels\.png: got a uint8 trimap with values "
+                                             r"0\.\.[12]: labels 0/1/2 are ambiguous"):
+            read_trimap(path)
+    write_png(path, np.zeros((2, 3), np.uint8))  # all background is not a label guess
+    assert (read_trimap(path, require_unknown=False) == 0).all()

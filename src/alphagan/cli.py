@@ -324,6 +324,10 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         return (f"-o {args.out}: cannot write {suffix} (no alpha, or lossy); name a .png, .webp "
                 "or .tif file, or a folder")
     to_file = single and suffix in _FILE_SUFFIXES and not args.out.is_dir()
+    if folder and suffix in (*_FILE_SUFFIXES, ".jpg", ".jpeg", ".bmp") and not args.out.is_dir():
+        # a folder run writes a folder: one named like an image file is a mistake
+        return (f"-o {args.out}: a folder run writes one file per image and kind into a "
+                f"folder; name a folder (a single file needs IMAGE TRIMAP)")
     try:
         kinds = parse_outputs(args.outputs or ("cutout" if to_file else defaults.OUTPUTS))
     except ValueError as exc:

@@ -255,7 +255,7 @@ def to_trimap(trimap: ImageLike, *, name: str = "trimap", require_unknown: bool 
     not a trimap is refused, and so is one with no unknown pixel when ``require_unknown``.
     Integer arrays of labels 0/1/2 (or 0/1) are refused: the scale would be a guess.
     """
-    from alphagan.trimap import read_trimap, trimap_from_levels
+    from alphagan.trimap import read_trimap, refuse_labels, trimap_from_levels
 
     if _is_path(trimap):
         return read_trimap(trimap, require_unknown=require_unknown)
@@ -273,13 +273,8 @@ def to_trimap(trimap: ImageLike, *, name: str = "trimap", require_unknown: bool 
             "for a binary mask use mask= (or alphagan.trimap_from_mask)"
         )
     if levels.dtype.kind in "iu":
+        refuse_labels(levels, name, f"an {_describe(levels)}")
         low, high = int(levels.min()), int(levels.max())
-        if high <= 2 and high > 0:
-            raise InputError(
-                f"{name}: got an {_describe(levels)}: labels 0/1/2 are ambiguous; expected "
-                "0 (background), 128 (unknown), 255 (foreground), or a float trimap "
-                "0 / 0.5 / 1"
-            )
         limit = 65535 if levels.dtype == np.uint16 else 255
         if low < 0 or high > limit:
             raise InputError(

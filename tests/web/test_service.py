@@ -62,3 +62,41 @@ def test_check_refuses_malformed_requests() -> None:
         assert info.value.status == 400
     service.close()
 
+
+
+def test_a_bad_background_picture_is_refused_before_the_matting(monkeypatch) -> None:
+    """The composite's background upload is decoded before the (slow) matting runs: a text
+    file is a 400 naming it, and the solver is never called."""
+    import io as _io
+
+    import numpy as np
+    from PIL import Image
+
+    import alphagan.matting
+    from alphagan.examples import make_example
+    from alphagan.trimap import trimap_to_uint8
+
+    def png(array: np.ndarray) -> bytes:
+        buffer = _io.BytesIO()
+        Image.fromarray(array).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    scene = make_example(60, 84, seed=5)
+    calls: list[str] = []
+    real = alphagan.matting.matte
+    monkeypatch.setattr(alphagan.matting, "matte",
+                        lambda *a, **k: calls.append("matte") or real(*a, **k))
+    service = MattingService(None)
+    image = Upload(png((scene.image * 255).round().astype(np.uint8)), "photo.png")
+    trimap = Upload(png(trimap_to_uint8(scene.trimap)), "trimap.png")
+    request = MatteRequest(image, trimap=trimap, method="cf", results=("composite",),
+                           background_image=Upload(b"not a picture", "notes.png"))
+    try:
+        with pytest.raises(UploadError, match="notes.png") as info:
+            service.matte(request)
+        assert info.value.status == 400 and calls == []
+        good = MatteRequest(image, trimap=trimap, method="cf", results=("composite",),
+                            background="green")
+        assert set(service.matte(good).pngs) == {"composite"} and calls == ["matte"]
+    finally:
+        service.close()

@@ -149,6 +149,9 @@ class MattingService:
             image = to_image(picture(request.image, "image"))
             trimap = trimap_for(image.shape, picture(request.trimap, "trimap"),
                                 picture(request.mask, "mask"), **request.mask_options)
+            # read before the matting: a bad background picture is refused at once
+            background = (self._background(request) if "composite" in request.results
+                          else None)
             start = time.perf_counter()
             alpha = matte(image, trimap, model=self.model, method=request.method)
             seconds = time.perf_counter() - start
@@ -157,8 +160,7 @@ class MattingService:
                 foreground = estimate_foreground(image, alpha)
                 arrays["cutout"] = cutout(foreground, alpha)
                 if "composite" in request.results:
-                    arrays["composite"] = composite_onto(foreground, alpha,
-                                                         self._background(request))
+                    arrays["composite"] = composite_onto(foreground, alpha, background)
         except ValueError as exc:  # InputError included: the message says what is wrong
             raise UploadError(400, " ".join(str(exc).split())) from None
         pngs = {kind: encode_png(arrays[kind]) for kind in request.results}
