@@ -16,6 +16,10 @@ there it is a training number).
     python -m benchmarks.prior_blend --name prior-full-600 \\
         --out benchmarks/results/crossval_prior_blend.json
 
+Several ``--name`` values (the same recipe cross-validated with other seeds) are pooled:
+every case counts once per trained network, so the weight is chosen for the recipe rather
+than for one lucky or unlucky training run.
+
 ``--apply FILE`` then writes into a model file trained on all the scenes (the shipped one)
 the weight with the lowest SAD over all 36 cases, as a step count chosen by the
 cross-validation is used to retrain on everything; its tensors are unchanged.
@@ -87,13 +91,19 @@ def nested_choice(rows: Rows, metric: str = "sad") -> dict[int, float]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--name", default="prior-full-600", help="the crossval recipe's name")
+    parser.add_argument("--name", nargs="+", default=["prior-full-600"],
+                        help="the crossval recipe's name; several (the same recipe trained "
+                             "with other seeds) are pooled: each case counts once per name")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "crossval")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--apply", type=Path, metavar="FILE",
                         help="set prior_blend in this model file to the weight chosen on all folds")
     args = parser.parse_args(argv)
-    rows = blend_rows(args.work, args.name)
+    rows: Rows = {}
+    for name in args.name:  # pooled: every fold's cases, once per trained network
+        for k, by_weight in blend_rows(args.work, name).items():
+            for w, cases in by_weight.items():
+                rows.setdefault(k, {}).setdefault(w, []).extend(cases)
     chosen = nested_choice(rows)
     held_out = [row for k, w in chosen.items() for row in rows[k][w]]
     nested = mean_rows(held_out)
@@ -109,7 +119,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         per_fold = {str(k): {"chosen": w, **mean_rows(rows[k][w])} for k, w in chosen.items()}
-        args.out.write_text(json.dumps({"recipe": args.name, "weights": list(WEIGHTS),
+        recipe = args.name[0] if len(args.name) == 1 else args.name
+        args.out.write_text(json.dumps({"recipe": recipe, "weights": list(WEIGHTS),
                                         "chosen": per_fold, "nested": nested,
                                         "every_weight_all_folds": every}, indent=2) + "\n")
     if args.apply:
