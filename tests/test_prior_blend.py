@@ -80,3 +80,28 @@ def test_apply_blend_rewrites_the_config_and_keeps_the_tensors(tmp_path: Path) -
     assert read_metadata(path)["step"] == "600"
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, loaded.state_dict()[name])
+
+
+def test_several_names_are_pooled_case_by_case(tmp_path: Path) -> None:
+    """--name r r2: every case counts once per recipe run, so each weight's score over all
+    folds is the mean of the two runs' scores (equal case counts)."""
+    import json
+    import shutil
+
+    from benchmarks.prior_blend import main, mean_rows
+
+    test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path)  # builds run "r"
+    shutil.copytree(tmp_path / "r", tmp_path / "r2")
+    rng = np.random.default_rng(7)
+    for path in (tmp_path / "r2").rglob("*.png"):
+        write_png(path, rng.integers(0, 256, (16, 20)).astype(np.uint8))
+    out = tmp_path / "pooled.json"
+    main(["--name", "r", "r2", "--work", str(tmp_path), "--out", str(out)])
+    pooled = json.loads(out.read_text())
+    assert pooled["recipe"] == ["r", "r2"]
+    one, two = blend_rows(tmp_path, "r"), blend_rows(tmp_path, "r2")
+    for w in (0.0, 1.0):
+        each = [mean_rows([row for k in rows for row in rows[k][w]]) for rows in (one, two)]
+        for metric in ("sad", "mse", "grad", "conn"):
+            assert pooled["every_weight_all_folds"][str(w)][metric] == pytest.approx(
+                (each[0][metric] + each[1][metric]) / 2, rel=1e-9)
