@@ -12,8 +12,9 @@ what the smaller solve loses: the shipped model solves them at full size.
 A generator with a prior predicts ``sigmoid(head + logit(mean prior))``: its head starts at
 zero, so an untrained network returns the priors' mean (which alone is better than either
 prior on the cross-validated alphamatting scenes) and training learns the correction. At
-inference ``GeneratorConfig.prior_blend`` (0.75 in the shipped model, chosen by nested
-cross-validation: ``benchmarks.prior_blend``) mixes part of that mean back into the output.
+inference ``GeneratorConfig.prior_blend`` (0.25 in the shipped model, chosen by nested
+cross-validation over two training seeds: ``benchmarks.prior_blend``) mixes part of that
+mean back into the output.
 """
 
 from __future__ import annotations
