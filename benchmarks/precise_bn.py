@@ -36,6 +36,7 @@ def precise_bn(run: Path, batches: int, seed_offset: int = 1) -> nn.Module:
     config = load_config(run / "config.yaml")
     generator = load_model(run / "generator.safetensors")
     norms = [m for m in generator.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [norm.momentum for norm in norms]
     for norm in norms:
         norm.reset_running_stats()
         norm.momentum = None  # a cumulative average over every batch below
@@ -49,8 +50,8 @@ def precise_bn(run: Path, batches: int, seed_offset: int = 1) -> nn.Module:
     with torch.no_grad():
         for batch in loader:
             generator(batch["image"], batch["trimap"], batch.get("prior"))
-    for norm in norms:
-        norm.momentum = 0.1
+    for norm, momentum in zip(norms, momenta):
+        norm.momentum = momentum
     return generator.eval()
 
 

@@ -296,6 +296,7 @@ class _Plan:
 
 
 _FILE_SUFFIXES = (".png", ".webp", ".tif", ".tiff")
+_UNWRITABLE_SUFFIXES = (".jpg", ".jpeg", ".bmp")  # image files -o refuses: no alpha, or lossy
 
 
 def _plan_matting(args: argparse.Namespace) -> _Plan | str:
@@ -320,11 +321,11 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         return "give --image-dir and either --trimap-dir or --mask-dir"
 
     suffix = args.out.suffix.lower()
-    if single and suffix in (".jpg", ".jpeg", ".bmp") and not args.out.is_dir():
+    if single and suffix in _UNWRITABLE_SUFFIXES and not args.out.is_dir():
         return (f"-o {args.out}: cannot write {suffix} (no alpha, or lossy); name a .png, .webp "
                 "or .tif file, or a folder")
     to_file = single and suffix in _FILE_SUFFIXES and not args.out.is_dir()
-    if folder and suffix in (*_FILE_SUFFIXES, ".jpg", ".jpeg", ".bmp") and not args.out.is_dir():
+    if folder and suffix in (*_FILE_SUFFIXES, *_UNWRITABLE_SUFFIXES) and not args.out.is_dir():
         # a folder run writes a folder: one named like an image file is a mistake
         return (f"-o {args.out}: a folder run writes one file per image and kind into a "
                 f"folder; name a folder (a single file needs IMAGE TRIMAP)")

@@ -273,7 +273,7 @@ def to_trimap(trimap: ImageLike, *, name: str = "trimap", require_unknown: bool 
             "for a binary mask use mask= (or alphagan.trimap_from_mask)"
         )
     if levels.dtype.kind in "iu":
-        refuse_labels(levels, name, f"an {_describe(levels)}")
+        refuse_labels(levels, name, f"a {levels.dtype} array of shape {levels.shape}")
         low, high = int(levels.min()), int(levels.max())
         limit = 65535 if levels.dtype == np.uint16 else 255
         if low < 0 or high > limit:

@@ -128,9 +128,7 @@ def trimap_from_array(
         raise InputError(f"{name}: a trimap must be a single-channel HxW array, got {values.shape}")
     if values.size == 0:
         raise InputError(f"{name}: empty trimap")
-    if values.dtype.kind in "iu" and values.size:
-        refuse_labels(values, name, f"a {values.dtype} trimap with values "
-                                    f"{int(values.min())}..{int(values.max())}")
+    refuse_labels(values, name, f"a {values.dtype} trimap")
     if values.dtype == np.uint8:
         grey = values.astype(np.float32)
     elif values.dtype == np.uint16:
@@ -143,11 +141,15 @@ def trimap_from_array(
 def refuse_labels(levels: np.ndarray, name: str, description: str) -> None:
     """``InputError`` for integer trimap levels within 0..2 that are not all 0: labels
     0/1/2 (or 0/1) whose meaning would be a guess. Files and arrays get the same message;
-    ``description`` says what was given (e.g. "a uint8 trimap with values 0..2")."""
-    if levels.dtype.kind in "iu" and 0 < int(levels.max()) <= 2:
+    ``description`` says what was given (e.g. "a uint8 trimap"); the value range is added."""
+    if levels.dtype.kind not in "iu" or not levels.size:
+        return
+    high = int(levels.max())
+    if 0 < high <= 2:
         raise InputError(
-            f"{name}: got {description}: labels 0/1/2 are ambiguous; expected 0 "
-            "(background), 128 (unknown), 255 (foreground), or a float trimap 0 / 0.5 / 1"
+            f"{name}: got {description} with values {int(levels.min())}..{high}: labels "
+            "0/1/2 are ambiguous; expected 0 (background), 128 (unknown), 255 (foreground), "
+            "or a float trimap 0 / 0.5 / 1"
         )
 
 
