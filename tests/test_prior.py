@@ -112,6 +112,58 @@ def test_prior_blend_mixes_in_the_priors_mean_at_inference_only() -> None:
             AlphaGANGenerator(bad)
 
 
+GATE_CONFIG = dataclasses.replace(PRIOR_CONFIG, prior_head="gate")
+
+
+def test_untrained_gate_returns_the_priors_mean_unclamped() -> None:
+    model = randomize_batchnorm(AlphaGANGenerator(GATE_CONFIG))
+    image, trimap = torch.rand(2, 3, 37, 45), torch.full((2, 1, 37, 45), 0.5)
+    prior = torch.rand(2, 2, 37, 45)
+    prior[:, :, :5] = torch.tensor([0.0, 1.0]).view(1, 2, 1, 1)  # exact ends stay exact
+    with torch.no_grad():
+        alpha = model(image, trimap, prior)
+    torch.testing.assert_close(alpha, prior.mean(1, keepdim=True), rtol=0, atol=1e-6)
+
+
+def test_trained_gate_stays_between_the_priors() -> None:
+    model = trained_like(GATE_CONFIG)
+    with torch.no_grad():
+        model.head.weight.normal_(0, 1.0)  # strong, far from the mean
+    image, trimap = torch.rand(2, 3, 37, 45), torch.full((2, 1, 37, 45), 0.5)
+    prior = torch.rand(2, 2, 37, 45)
+    with torch.no_grad():
+        alpha = model(image, trimap, prior)
+    low, high = prior.min(1, keepdim=True).values, prior.max(1, keepdim=True).values
+    assert bool(((alpha >= low - 1e-6) & (alpha <= high + 1e-6)).all())
+    # Not the mean any more: the gate chose, per pixel, mostly one prior or the other.
+    assert (alpha - prior.mean(1, keepdim=True)).abs().max() > 0.1
+    # Where the priors agree the output is that value whatever the gate says.
+    prior[:, 1] = prior[:, 0]
+    with torch.no_grad():
+        torch.testing.assert_close(model(image, trimap, prior), prior[:, :1], rtol=0, atol=1e-6)
+
+
+def test_gate_needs_two_priors_and_a_known_head() -> None:
+    with pytest.raises(ValueError, match="chooses between two or more priors"):
+        AlphaGANGenerator(dataclasses.replace(GATE_CONFIG, prior="cf"))
+    with pytest.raises(ValueError, match="prior_head must be one of correction, gate"):
+        AlphaGANGenerator(dataclasses.replace(PRIOR_CONFIG, prior_head="mix"))
+
+
+def test_gate_model_saves_reloads_and_predicts(tmp_path: Path, scene) -> None:
+    model = trained_like(GATE_CONFIG)
+    save_model(model, tmp_path / "g.safetensors")
+    loaded = load_model(tmp_path / "g.safetensors")
+    assert loaded.config.prior_head == "gate"
+    a = predict_alpha(loaded, scene.image, scene.trimap, tta="none")
+    prior = compute_prior(scene.image, scene.trimap, "cf+knn", 0.5)
+    unknown = unknown_mask(scene.trimap)
+    low, high = prior.min(0)[unknown], prior.max(0)[unknown]
+    assert bool(((a[unknown] >= low - 1e-5) & (a[unknown] <= high + 1e-5)).all())
+    np.testing.assert_allclose(a, predict_alpha(model, scene.image, scene.trimap, tta="none"),
+                               atol=1e-5)
+
+
 def test_prior_generator_checks_its_inputs() -> None:
     image, trimap = torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 0.5)
     with pytest.raises(ValueError, match=r"cf\+knn prior of shape \(B,2,H,W\)"):

@@ -35,8 +35,9 @@ from alphagan.prior import check_prior, prior_channels
 
 # Prior alphas are clipped to [eps, 1 - eps] before the logit: exact 0/1 would be infinite.
 _PRIOR_EPS = 1e-3
+PRIOR_HEADS = ("correction", "gate")
 
-__all__ = ["GeneratorConfig", "AlphaGANGenerator", "build_encoder", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["GeneratorConfig", "AlphaGANGenerator", "build_encoder", "PRIOR_HEADS", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -69,6 +70,12 @@ class GeneratorConfig:
     # sigmoid(head + logit(mean prior)) and the head starts at zero (see alphagan.prior).
     prior: str = "none"
     prior_scale: float = 1.0
+    # How the network's head uses the priors. "correction": sigmoid(head + logit(mean prior)),
+    # any alpha in (0, 1). "gate" (two or more priors): a per-pixel convex combination of the
+    # priors, softmax(head) . priors, so the output never leaves the priors' range: the
+    # trained network can only choose between the classical answers, not invent a third.
+    # Both start (head at zero) at the priors' mean.
+    prior_head: str = "correction"
     # In eval mode (inference) only: the output is prior_blend x the network's alpha +
     # (1 - prior_blend) x the priors' mean. Training optimises the network's own alpha; the
     # weight is chosen afterwards by nested cross-validation (benchmarks.prior_blend).
@@ -139,6 +146,12 @@ class AlphaGANGenerator(nn.Module):
         if overrides:
             config = dataclasses.replace(config, **overrides)
         check_prior(config.prior, config.prior_scale)
+        if config.prior_head not in PRIOR_HEADS:
+            raise ValueError(f"prior_head must be one of {', '.join(PRIOR_HEADS)}; "
+                             f"got {config.prior_head!r}")
+        if config.prior_head == "gate" and prior_channels(config.prior) < 2:
+            raise ValueError(f"prior_head 'gate' chooses between two or more priors; "
+                             f"prior={config.prior!r} has {prior_channels(config.prior)}")
         if not 0 <= config.prior_blend <= 1 or (config.prior_blend != 1 and config.prior == "none"):
             raise ValueError(f"prior_blend must be in [0, 1] and needs a prior; got "
                              f"{config.prior_blend} with prior={config.prior!r}")
@@ -180,7 +193,9 @@ class AlphaGANGenerator(nn.Module):
             *[conv_norm_act(in_full if i == 0 else c1, c1, 3, norm_layer=norm_layer)
               for i in range(config.final_convs)]
         )
-        self.head = nn.Conv2d(c1 if config.final_convs else in_full, 1, 3, padding=1)
+        gate = config.prior_head == "gate"
+        self.head = nn.Conv2d(c1 if config.final_convs else in_full,
+                              self.prior_channels if gate else 1, 3, padding=1)
         if self.prior_channels:
             # An untrained network returns the priors' mean; training learns the correction.
             nn.init.zeros_(self.head.weight)
@@ -219,13 +234,18 @@ class AlphaGANGenerator(nn.Module):
             # In y's dtype: under bf16 autocast a mixed cat would be promoted to a full-size
             # fp32 copy that the next conv casts straight back (same numbers, more traffic).
             y = torch.cat([y, x.to(y.dtype)], dim=1)
-        logits = self.head(self.refine(y))  # (B,1,H,W)
+        logits = self.head(self.refine(y))  # (B,1,H,W); (B,K,H,W) for the gate
         if not self.prior_channels:
             return torch.sigmoid(logits)[..., :h, :w]
         # In float32 even under autocast: bf16 would round the prior itself (to ~0.4%).
-        prior_mean = x[:, 4:].float().mean(dim=1, keepdim=True)
-        start = prior_mean.clamp(_PRIOR_EPS, 1 - _PRIOR_EPS)
-        alpha = torch.sigmoid(logits.float() + torch.logit(start))
+        priors = x[:, 4:].float()
+        prior_mean = priors.mean(dim=1, keepdim=True)
+        if self.config.prior_head == "gate":
+            weights = torch.softmax(logits.float(), dim=1)
+            alpha = (weights * priors).sum(dim=1, keepdim=True)
+        else:
+            start = prior_mean.clamp(_PRIOR_EPS, 1 - _PRIOR_EPS)
+            alpha = torch.sigmoid(logits.float() + torch.logit(start))
         blend = self.config.prior_blend
         if blend != 1 and not self.training:
             alpha = blend * alpha + (1 - blend) * prior_mean
