@@ -20,6 +20,11 @@ Several ``--name`` values (the same recipe cross-validated with other seeds) are
 every case counts once per trained network, so the weight is chosen for the recipe rather
 than for one lucky or unlucky training run.
 
+``--clip`` scores the network's alpha clamped, pixel by pixel, to the range of the two priors
+(``prior_clip``, inference only) before the blend:
+
+    python -m benchmarks.prior_blend --clip --name prior-full-600 prior-seed1-600
+
 ``--apply FILE`` then writes into a model file trained on all the scenes (the shipped one)
 the weight with the lowest SAD over all 36 cases, as a step count chosen by the
 cross-validation is used to retrain on everything; its tensors are unchanged.
@@ -46,8 +51,10 @@ SCORED = ("sad", "mse", "grad", "conn")
 Rows = dict[int, dict[float, list[dict[str, float]]]]  # fold -> weight -> one row per case
 
 
-def blend_rows(work: Path, name: str, weights: Sequence[float] = WEIGHTS) -> Rows:
-    """Metrics of every blend weight on every case (fold x scene x trimap set)."""
+def blend_rows(work: Path, name: str, weights: Sequence[float] = WEIGHTS,
+               clip: bool = False) -> Rows:
+    """Metrics of every blend weight on every case (fold x scene x trimap set); with ``clip``
+    the network's matte is first clamped to [min, max] of the cf and knn mattes."""
     rows: Rows = {}
     for k, scenes in enumerate(FOLDS):
         classical = work / "classical" / f"fold{k}"
@@ -64,8 +71,11 @@ def blend_rows(work: Path, name: str, weights: Sequence[float] = WEIGHTS) -> Row
                     return read_alpha(path)
 
                 network = matte(model_out / trimap_set / "alphagan")
-                prior_mean = 0.5 * (matte(classical / "out" / trimap_set / "cf")
-                                    + matte(classical / "out" / trimap_set / "knn"))
+                cf = matte(classical / "out" / trimap_set / "cf")
+                knn = matte(classical / "out" / trimap_set / "knn")
+                prior_mean = 0.5 * (cf + knn)
+                if clip:
+                    network = np.clip(network, np.minimum(cf, knn), np.maximum(cf, knn))
                 gt = read_alpha(inputs / "gt" / f"{stem}.png")
                 trimap = read_trimap(inputs / "trimaps" / f"{stem}.png")
                 for w in weights:
@@ -96,12 +106,15 @@ def main(argv: list[str] | None = None) -> None:
                              "with other seeds) are pooled: each case counts once per name")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "crossval")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--clip", action="store_true",
+                        help="clamp the network's matte to the priors' range first (prior_clip)")
     parser.add_argument("--apply", type=Path, metavar="FILE",
-                        help="set prior_blend in this model file to the weight chosen on all folds")
+                        help="set prior_blend in this model file to the weight chosen on all "
+                             "folds (and prior_clip to --clip)")
     args = parser.parse_args(argv)
     rows: Rows = {}
     for name in args.name:  # pooled: every fold's cases, once per trained network
-        for k, by_weight in blend_rows(args.work, name).items():
+        for k, by_weight in blend_rows(args.work, name, clip=args.clip).items():
             for w, cases in by_weight.items():
                 rows.setdefault(k, {}).setdefault(w, []).extend(cases)
     chosen = nested_choice(rows)
@@ -120,25 +133,27 @@ def main(argv: list[str] | None = None) -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         per_fold = {str(k): {"chosen": w, **mean_rows(rows[k][w])} for k, w in chosen.items()}
         recipe = args.name[0] if len(args.name) == 1 else args.name
-        args.out.write_text(json.dumps({"recipe": recipe, "weights": list(WEIGHTS),
+        args.out.write_text(json.dumps({"recipe": recipe, "clip": args.clip,
+                                        "weights": list(WEIGHTS),
                                         "chosen": per_fold, "nested": nested,
                                         "every_weight_all_folds": every}, indent=2) + "\n")
     if args.apply:
         weight = min(sorted(WEIGHTS, reverse=True), key=lambda w: every[str(w)]["sad"])
-        apply_blend(args.apply, weight)
-        print(f"{args.apply}: prior_blend = {weight}")
+        apply_blend(args.apply, weight, clip=args.clip)
+        print(f"{args.apply}: prior_blend = {weight}, prior_clip = {args.clip}")
 
 
-def apply_blend(path: Path, weight: float) -> None:
-    """Rewrite the model file at ``path`` with ``prior_blend = weight``, same tensors and
-    training metadata (atomically)."""
+def apply_blend(path: Path, weight: float, clip: bool = False) -> None:
+    """Rewrite the model file at ``path`` with ``prior_blend = weight`` and ``prior_clip =
+    clip``, same tensors and training metadata (atomically)."""
     import dataclasses
 
     from alphagan.checkpoint import load_model, read_metadata, save_model
     from alphagan.models import AlphaGANGenerator
 
     model = load_model(path)
-    blended = AlphaGANGenerator(dataclasses.replace(model.config, prior_blend=weight))
+    blended = AlphaGANGenerator(dataclasses.replace(model.config, prior_blend=weight,
+                                                       prior_clip=clip))
     blended.load_state_dict(model.state_dict())
     reserved = {"format", "format_version", "architecture", "config", "preprocessing",
                 "tensors_sha256"}

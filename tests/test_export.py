@@ -99,8 +99,10 @@ def test_export_command(tmp_path: Path, generator, capsys) -> None:
         assert onnx_out.is_file()
 
 
-@pytest.mark.parametrize("head", ["correction", "gate"])
-def test_onnx_export_of_a_prior_model_takes_the_prior(tmp_path: Path, head: str) -> None:
+@pytest.mark.parametrize(("head", "clip"), [("correction", False), ("gate", False),
+                                           ("correction", True)])
+def test_onnx_export_of_a_prior_model_takes_the_prior(tmp_path: Path, head: str,
+                                                      clip: bool) -> None:
     pytest.importorskip("onnx", reason="ONNX export needs the onnx extra: pip install '.[onnx]'")
     ort = pytest.importorskip(
         "onnxruntime", reason="the parity check needs the onnx extra: pip install '.[onnx]'"
@@ -110,7 +112,8 @@ def test_onnx_export_of_a_prior_model_takes_the_prior(tmp_path: Path, head: str)
     torch.manual_seed(1)
     # with the shipped model's blend of the priors' mean (an eval-mode step: it must export)
     model = randomize_batchnorm(AlphaGANGenerator(dataclasses.replace(
-        TINY_CONFIG, prior="cf+knn", prior_blend=0.75, prior_head=head)))
+        TINY_CONFIG, prior="cf+knn", prior_blend=0.75, prior_head=head,
+        prior_clip=clip)))
     with torch.no_grad():
         model.head.weight.normal_(0, 0.1)  # not the untrained zero head
     path = export_model(model, tmp_path / "p.onnx", format="onnx")

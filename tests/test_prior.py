@@ -164,6 +164,27 @@ def test_gate_model_saves_reloads_and_predicts(tmp_path: Path, scene) -> None:
                                atol=1e-5)
 
 
+def test_prior_clip_keeps_the_network_between_the_priors_at_inference_only() -> None:
+    plain = trained_like()
+    clipped = trained_like(dataclasses.replace(PRIOR_CONFIG, prior_clip=True, prior_blend=0.5))
+    clipped.load_state_dict(plain.state_dict())
+    image, trimap = torch.rand(2, 3, 37, 45), torch.full((2, 1, 37, 45), 0.5)
+    prior = torch.rand(2, 2, 37, 45)
+    low, high = prior.min(1, keepdim=True).values, prior.max(1, keepdim=True).values
+    with torch.no_grad():
+        network = plain(image, trimap, prior)
+        outside = (network < low) | (network > high)
+        assert outside.float().mean() > 0.1  # the head's bias pushes many pixels out
+        inside = torch.maximum(torch.minimum(network, high), low)
+        expected = 0.5 * inside + 0.5 * prior.mean(1, keepdim=True)  # clip, then the blend
+        torch.testing.assert_close(clipped(image, trimap, prior), expected, rtol=0, atol=1e-6)
+        clipped.train()
+        plain.train()
+        torch.testing.assert_close(clipped(image, trimap, prior), plain(image, trimap, prior))
+    with pytest.raises(ValueError, match="prior_clip needs a prior"):
+        AlphaGANGenerator(dataclasses.replace(TINY_CONFIG, prior_clip=True))
+
+
 def test_prior_generator_checks_its_inputs() -> None:
     image, trimap = torch.rand(1, 3, 32, 32), torch.full((1, 1, 32, 32), 0.5)
     with pytest.raises(ValueError, match=r"cf\+knn prior of shape \(B,2,H,W\)"):

@@ -31,7 +31,9 @@ def test_nested_choice_never_looks_at_the_held_out_fold() -> None:
     assert nested_choice(tie) == {0: 1.0, 1: 1.0, 2: 1.0}
 
 
-def test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("clip", [False, True])
+def test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path: Path,
+                                                                  clip: bool) -> None:
     rng = np.random.default_rng(1)
     stem, trimap_set, k = FOLDS[0][0], "Trimap1", 0
     expected = {}
@@ -51,10 +53,17 @@ def test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path: Path)
                     mattes[method] = rng.integers(0, 256, (16, 20)).astype(np.uint8)
                     write_png(folder / ts / method / "alpha" / f"{s}.png", mattes[method])
                 if (fold_k, ts, s) == (k, trimap_set, stem):
-                    blend = (0.25 * mattes["alphagan"] / 255.0
+                    network = mattes["alphagan"]
+                    if clip:  # by hand: each pixel into [lower, higher] of the two priors
+                        low = np.where(mattes["cf"] < mattes["knn"], mattes["cf"], mattes["knn"])
+                        high = np.where(mattes["cf"] > mattes["knn"], mattes["cf"], mattes["knn"])
+                        network = np.where(network < low, low, np.where(network > high, high,
+                                                                        network))
+                        assert (network != mattes["alphagan"]).any()
+                    blend = (0.25 * network / 255.0
                              + 0.75 * (mattes["cf"] / 255.0 + mattes["knn"] / 255.0) / 2)
                     expected = compute_all(blend, gt / 255.0, trimap)
-    rows = blend_rows(tmp_path, "r", weights=(0.25, 1.0))
+    rows = blend_rows(tmp_path, "r", weights=(0.25, 1.0), clip=clip)
     assert len(rows[0][0.25]) == 2 * len(FOLDS[0])
     got = rows[k][0.25][0]  # the first case of fold 0 is (Trimap1, first scene)
     for metric, value in expected.items():
@@ -74,9 +83,9 @@ def test_apply_blend_rewrites_the_config_and_keeps_the_tensors(tmp_path: Path) -
     torch.manual_seed(0)
     model = AlphaGANGenerator(dataclasses.replace(TINY_CONFIG, prior="cf+knn"))
     path = save_model(model, tmp_path / "m.safetensors", extra_metadata={"step": "600"})
-    apply_blend(path, 0.5)
+    apply_blend(path, 0.5, clip=True)
     loaded = load_model(path)
-    assert loaded.config.prior_blend == 0.5
+    assert loaded.config.prior_blend == 0.5 and loaded.config.prior_clip
     assert read_metadata(path)["step"] == "600"
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, loaded.state_dict()[name])
@@ -90,7 +99,7 @@ def test_several_names_are_pooled_case_by_case(tmp_path: Path) -> None:
 
     from benchmarks.prior_blend import main, mean_rows
 
-    test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path)  # builds run "r"
+    test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path, False)  # run "r"
     shutil.copytree(tmp_path / "r", tmp_path / "r2")
     rng = np.random.default_rng(7)
     for path in (tmp_path / "r2").rglob("*.png"):

@@ -80,6 +80,10 @@ class GeneratorConfig:
     # (1 - prior_blend) x the priors' mean. Training optimises the network's own alpha; the
     # weight is chosen afterwards by nested cross-validation (benchmarks.prior_blend).
     prior_blend: float = 1.0
+    # In eval mode only, before the blend: clamp the network's alpha, pixel by pixel, to the
+    # range the priors span [min, max] (a trained "correction" head can leave it; the gate
+    # never does). Chosen like prior_blend, by nested cross-validation (benchmarks.prior_blend).
+    prior_clip: bool = False
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
 
@@ -149,6 +153,8 @@ class AlphaGANGenerator(nn.Module):
         if config.prior_head not in PRIOR_HEADS:
             raise ValueError(f"prior_head must be one of {', '.join(PRIOR_HEADS)}; "
                              f"got {config.prior_head!r}")
+        if config.prior_clip and config.prior == "none":
+            raise ValueError("prior_clip needs a prior (config.prior is 'none')")
         if config.prior_head == "gate" and prior_channels(config.prior) < 2:
             raise ValueError(f"prior_head 'gate' chooses between two or more priors; "
                              f"prior={config.prior!r} has {prior_channels(config.prior)}")
@@ -246,6 +252,8 @@ class AlphaGANGenerator(nn.Module):
         else:
             start = prior_mean.clamp(_PRIOR_EPS, 1 - _PRIOR_EPS)
             alpha = torch.sigmoid(logits.float() + torch.logit(start))
+        if self.config.prior_clip and not self.training:
+            alpha = alpha.clamp(priors.amin(dim=1, keepdim=True), priors.amax(dim=1, keepdim=True))
         blend = self.config.prior_blend
         if blend != 1 and not self.training:
             alpha = blend * alpha + (1 - blend) * prior_mean
