@@ -21,7 +21,9 @@ every case counts once per trained network, so the weight is chosen for the reci
 than for one lucky or unlucky training run.
 
 ``--clip`` scores the network's alpha clamped, pixel by pixel, to the range of the two priors
-(``prior_clip``, inference only) before the blend:
+before the blend. The model (``prior_clip``) clamps each pass of predict's flip TTA before
+averaging them, this clamps the cached average: an approximation, checked once end to end
+(MODEL_CARD.md: fold 0, Trimap1, SAD 4.37 through ``predict`` against 4.38 here):
 
     python -m benchmarks.prior_blend --clip --name prior-full-600 prior-seed1-600
 

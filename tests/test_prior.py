@@ -183,6 +183,8 @@ def test_prior_clip_keeps_the_network_between_the_priors_at_inference_only() -> 
         torch.testing.assert_close(clipped(image, trimap, prior), plain(image, trimap, prior))
     with pytest.raises(ValueError, match="prior_clip needs a prior"):
         AlphaGANGenerator(dataclasses.replace(TINY_CONFIG, prior_clip=True))
+    with pytest.raises(ValueError, match="prior_clip must be true or false; got 'false'"):
+        AlphaGANGenerator(dataclasses.replace(PRIOR_CONFIG, prior_clip="false"))
 
 
 def test_prior_generator_checks_its_inputs() -> None:

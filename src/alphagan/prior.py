@@ -9,12 +9,14 @@ alphas assembled faster) at ``scale`` of the input's size (1 by default; at most
 the cross-validation (MODEL_CARD.md) a network trained on half-size priors did not recover
 what the smaller solve loses: the shipped model solves them at full size.
 
-A generator with a prior predicts ``sigmoid(head + logit(mean prior))``: its head starts at
-zero, so an untrained network returns the priors' mean (which alone is better than either
-prior on the cross-validated alphamatting scenes) and training learns the correction. At
-inference ``GeneratorConfig.prior_blend`` (0.25 in the shipped model, chosen by nested
-cross-validation over two training seeds: ``benchmarks.prior_blend``) mixes part of that
-mean back into the output.
+A generator with a prior predicts ``sigmoid(head + logit(mean prior))`` (``prior_head:
+correction``) or a per-pixel convex combination ``softmax(head) . priors`` (``gate``): its head
+starts at zero, so an untrained network returns the priors' mean (which alone is better than
+either prior on the cross-validated alphamatting scenes) and training learns the correction
+or the choice. At inference ``GeneratorConfig.prior_clip`` can clamp a correction to the
+priors' range and ``prior_blend`` mix part of their mean back in; the shipped model's values
+were chosen by nested cross-validation over two training seeds (``benchmarks.prior_blend``,
+MODEL_CARD.md).
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ Data flow for an input of size (H, W) padded to a multiple of 8 (shapes for the 
     bilinear x2 ++ 1x1(l1)          (B,256+48,H/4,W/4) -> 3x3 convs -> (B,64,H/4,W/4)
     max-unpool (indices)            (B,64,H/2,W/2) ++ 1x1(stem) -> 3x3 conv (B,64,H/2,W/2)
     transposed conv x2              (B,32,H,W) ++ x -> 3x3 convs -> 3x3 conv -> 1 -> sigmoid
+
+With classical priors (``GeneratorConfig.prior``, K extra input channels) the last step uses
+them: ``sigmoid(head + logit(mean prior))`` for the "correction" head, ``softmax(head) .
+priors`` over K head channels for the "gate" (:class:`GeneratorConfig`).
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from alphagan.prior import check_prior, prior_channels
 _PRIOR_EPS = 1e-3
 PRIOR_HEADS = ("correction", "gate")
 
-__all__ = ["GeneratorConfig", "AlphaGANGenerator", "build_encoder", "PRIOR_HEADS", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["GeneratorConfig", "AlphaGANGenerator", "build_encoder", "PRIOR_HEADS",
+           "IMAGENET_MEAN", "IMAGENET_STD"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -66,8 +71,7 @@ class GeneratorConfig:
     final_convs: int = 2  # 3x3 convs at full resolution before the output conv
     image_skip: bool = True  # concatenate the input (image + trimap) before the final convs
     # Classical alphas as extra input channels (alphagan.prior: "none", "cf", "cf+knn"),
-    # solved at prior_scale of the input size. With a prior the output is
-    # sigmoid(head + logit(mean prior)) and the head starts at zero (see alphagan.prior).
+    # solved at prior_scale of the input size; prior_head says how the output uses them.
     prior: str = "none"
     prior_scale: float = 1.0
     # How the network's head uses the priors. "correction": sigmoid(head + logit(mean prior)),
@@ -153,6 +157,8 @@ class AlphaGANGenerator(nn.Module):
         if config.prior_head not in PRIOR_HEADS:
             raise ValueError(f"prior_head must be one of {', '.join(PRIOR_HEADS)}; "
                              f"got {config.prior_head!r}")
+        if not isinstance(config.prior_clip, bool):  # a model file's "false" would be truthy
+            raise ValueError(f"prior_clip must be true or false; got {config.prior_clip!r}")
         if config.prior_clip and config.prior == "none":
             raise ValueError("prior_clip needs a prior (config.prior is 'none')")
         if config.prior_head == "gate" and prior_channels(config.prior) < 2:
@@ -203,7 +209,8 @@ class AlphaGANGenerator(nn.Module):
         self.head = nn.Conv2d(c1 if config.final_convs else in_full,
                               self.prior_channels if gate else 1, 3, padding=1)
         if self.prior_channels:
-            # An untrained network returns the priors' mean; training learns the correction.
+            # An untrained network returns the priors' mean; training learns the correction
+            # (or, for the gate, which prior to trust where).
             nn.init.zeros_(self.head.weight)
             nn.init.zeros_(self.head.bias)
 
