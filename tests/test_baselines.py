@@ -66,3 +66,18 @@ def test_a_solver_that_does_not_converge_is_a_clear_input_error() -> None:
         warnings.simplefilter("error")  # NumPy's divide-by-zero notes stay quiet
         with pytest.raises(InputError, match=r"cf matting found no solution for this 3x1 image"):
             estimate_alpha_baseline("cf", image, trimap)
+
+
+def test_knn_on_fewer_than_20_pixels_is_a_clear_input_error() -> None:
+    """KNN matting joins each pixel to 20 neighbours: a 3x3 image has 9 (pymatting's own
+    message speaks of 'data points' and 'k')."""
+    from alphagan.prior import compute_prior
+
+    rng = np.random.default_rng(0)
+    image = rng.random((3, 3, 3)).astype(np.float32)
+    trimap = np.full((3, 3), 0.5, np.float32)
+    trimap[0, 0], trimap[2, 2] = 0.0, 1.0
+    with pytest.raises(InputError, match=r"knn matting needs at least 20 pixels .* is 3x3$"):
+        estimate_alpha_baseline("knn", image, trimap)
+    with pytest.raises(InputError, match=r"knn matting needs at least 20 pixels"):
+        compute_prior(image, trimap, "cf+knn")

@@ -240,6 +240,25 @@ def test_trimap_command_from_alpha_and_mask(tmp_path, scene) -> None:
                  str(tmp_path / "t3.png"), "--erode", "-1"]) == 2
 
 
+def test_trimap_from_alpha_reads_an_rgba_cutouts_alpha_and_refuses_a_photo(
+        tmp_path, scene, capsys) -> None:
+    write_png(tmp_path / "alpha.png", scene.alpha)
+    assert main(["trimap", "--alpha", str(tmp_path / "alpha.png"), "--out",
+                 str(tmp_path / "from_grey.png")]) == 0
+    cutout = np.dstack([scene.image, scene.alpha])  # RGBA: colours + the same alpha
+    write_png(tmp_path / "cutout.png", cutout)
+    assert main(["trimap", "--alpha", str(tmp_path / "cutout.png"), "--out",
+                 str(tmp_path / "from_cutout.png")]) == 0
+    assert np.array_equal(read_grey(tmp_path / "from_cutout.png"),
+                          read_grey(tmp_path / "from_grey.png"))
+    write_png(tmp_path / "photo.png", scene.image)
+    capsys.readouterr()
+    assert main(["trimap", "--alpha", str(tmp_path / "photo.png"), "--out",
+                 str(tmp_path / "from_photo.png")]) == 1
+    assert "is a colour image without transparency" in capsys.readouterr().err
+    assert not (tmp_path / "from_photo.png").exists()
+
+
 def test_demo_with_a_baseline_writes_every_picture(tmp_path, capsys) -> None:
     assert main(["demo", "--out", str(tmp_path), "--method", "cf"]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())

@@ -51,6 +51,15 @@ def test_background_without_a_composite_is_a_usage_error(pair, tmp_path, capsys)
     assert "add composite to --outputs" in err
 
 
+def test_empty_outputs_is_a_usage_error_not_the_default(pair, tmp_path, capsys) -> None:
+    image, trimap = pair
+    out = tmp_path / "folder"
+    assert main(["predict", str(image), str(trimap), "-o", str(out), "--outputs", ""]) == 2
+    err = capsys.readouterr().err.strip()
+    assert not out.exists() and len(err.splitlines()) == 1
+    assert "--outputs: unknown output kind(s) (none given)" in err
+
+
 @pytest.mark.parametrize("command", [["predict"], ["baseline", "--method", "cf"]])
 def test_trimap_without_known_background_names_the_trimap(pair, tmp_path, capsys,
                                                           command) -> None:

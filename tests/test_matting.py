@@ -101,6 +101,11 @@ def test_matte_refuses_what_it_cannot_read(files) -> None:
         alphagan.matte(image8)
     with pytest.raises(ValueError, match="is 60x44 but the image is 120x88"):
         alphagan.matte(image8, trimap8[::2, ::2])
+    # a crop of the trimap's known part: the size is what is wrong, not the missing grey
+    with pytest.raises(ValueError, match="is 10x10 but the image is 120x88"):
+        alphagan.matte(image8, np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match="no unknown"):
+        alphagan.matte(image8, np.full_like(trimap8, 255))
     with pytest.raises(ValueError, match="unknown method"):
         alphagan.matte(image8, trimap8, method="vitmatte")
 

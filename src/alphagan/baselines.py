@@ -61,9 +61,14 @@ def solver_errors(name: str, shape: tuple[int, ...]) -> Iterator[None]:
         try:
             yield
         except ValueError as exc:
+            method = SOLVER_METHODS.get(name, name)
+            if "less than the number of neighbors" in str(exc):  # KNN matting's k-d tree
+                raise InputError(
+                    f"{method} matting needs at least 20 pixels (it joins each pixel to its 20 "
+                    f"nearest neighbours); this image is {shape[1]}x{shape[0]}"
+                ) from None
             if "did not converge" not in str(exc):
                 raise
-            method = SOLVER_METHODS.get(name, name)
             raise InputError(
                 f"{method} matting found no solution for this {shape[1]}x{shape[0]} image (its "
                 f"solver did not converge): too small or too flat in colour around the "

@@ -198,7 +198,8 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
 
     p = _add(sub, "trimap", "make a trimap from an alpha matte or a mask")
     src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument("--alpha", type=Path, help="an alpha matte (0 bg, 255 fg)")
+    src.add_argument("--alpha", type=Path,
+                     help="an alpha matte (0 bg, 255 fg), or an RGBA cut-out (its alpha)")
     src.add_argument("--mask", type=Path,
                      help="a soft or binary mask: grey, or the alpha channel of an RGBA file "
                           "(rembg's output); rembg's alpha-matting convention")
@@ -330,7 +331,9 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         return (f"-o {args.out}: a folder run writes one file per image and kind into a "
                 f"folder; name a folder (a single file needs IMAGE TRIMAP)")
     try:
-        kinds = parse_outputs(args.outputs or ("cutout" if to_file else defaults.OUTPUTS))
+        # None = not given; an empty --outputs '' is refused, not read as the default
+        default = "cutout" if to_file else defaults.OUTPUTS
+        kinds = parse_outputs(default if args.outputs is None else args.outputs)
     except ValueError as exc:
         return f"--outputs: {exc}"
     if to_file:
@@ -524,8 +527,10 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_trimap(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from alphagan.convert import to_mask
-    from alphagan.io import read_alpha, write_image
+    from alphagan.io import read_mask, write_image
     from alphagan.trimap import trimap_from_alpha, trimap_from_soft_mask, trimap_to_uint8
 
     from alphagan.io import format_of
@@ -545,7 +550,10 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
         dilate = 10 if args.dilate is None else args.dilate
         if erode < 0 or dilate < 0:
             return _usage("--erode and --dilate must be >= 0")
-        trimap = trimap_from_alpha(read_alpha(args.alpha), erode=erode, dilate=dilate)
+        # read as a mask: an RGBA cut-out gives its alpha channel, a colour photo is refused
+        levels = read_mask(args.alpha)
+        matte = levels.astype(np.float32) / (65535 if levels.dtype == np.uint16 else 255)
+        trimap = trimap_from_alpha(matte, erode=erode, dilate=dilate)
     else:
         if args.erode is not None or args.dilate is not None:
             return _usage("--erode and --dilate apply to --alpha; for --mask use --erode-size "

@@ -100,12 +100,14 @@ def trimap_for(
     """The trimap to matte with: ``trimap`` read as it is, or ``mask`` turned into one by
     rembg's convention (:func:`alphagan.trimap.trimap_from_soft_mask`). Exactly one must be
     given; its height and width must be the image's. Returns float32 HxW {0, 0.5, 1}."""
-    from alphagan.trimap import trimap_from_soft_mask
+    from alphagan.trimap import trimap_from_soft_mask, unknown_mask
 
     if (trimap is None) == (mask is None):
         raise InputError("give either a trimap or a mask (exactly one)")
     if trimap is not None:
-        result = to_trimap(trimap)
+        # The size is checked first: a wrong file is better named as such than as a trimap
+        # that happens to have no grey pixel in it.
+        result = to_trimap(trimap, require_unknown=False)
         what = "trimap"
     else:
         result = trimap_from_soft_mask(
@@ -118,6 +120,8 @@ def trimap_for(
             f"{what} is {result.shape[1]}x{result.shape[0]} but the image is "
             f"{image_shape[1]}x{image_shape[0]} (width x height)"
         )
+    if what == "trimap" and not unknown_mask(result).any():
+        raise InputError("trimap: has no unknown (grey) pixels, nothing to matte")
     return result
 
 
