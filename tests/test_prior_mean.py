@@ -15,7 +15,8 @@ from benchmarks.crossval import FOLDS
 from benchmarks.prior_mean import prior_mean_fold
 
 
-def test_the_mean_of_the_cached_mattes_is_scored(tmp_path: Path) -> None:
+@pytest.mark.parametrize("combine", ["mean", "better"])
+def test_the_mean_of_the_cached_mattes_is_scored(tmp_path: Path, combine: str) -> None:
     rng = np.random.default_rng(0)
     fold = tmp_path / "classical" / "fold1"
     expected: dict[str, list[dict[str, float]]] = {}
@@ -31,12 +32,19 @@ def test_the_mean_of_the_cached_mattes_is_scored(tmp_path: Path) -> None:
             for m, a in mattes.items():
                 write_png(fold / "out" / trimap_set / m / "alpha" / f"{stem}.png", a)
             mean = (mattes["cf"].astype(np.float32) + mattes["knn"]) / 2 / 255
+            if combine == "better":  # by hand: the one nearer the truth, pixel by pixel
+                cf, knn, truth = (a.astype(np.float32) / 255 for a in (mattes["cf"],
+                                                                        mattes["knn"], gt))
+                # ties (equal integer distances) go to cf, whatever float rounding says
+                cf_err = np.abs(mattes["cf"].astype(int) - gt)
+                knn_err = np.abs(mattes["knn"].astype(int) - gt)
+                mean = np.where(cf_err <= knn_err, cf, knn)
             expected.setdefault(trimap_set, []).append(compute_all(mean, gt / 255.0, trimap))
     cached = {m: {t: {"sad": 0, "mse": 0, "grad": 0, "conn": 0, "seconds": s}
                   for t in ("Trimap1", "Trimap2")} for m, s in (("cf", 1.5), ("knn", 2.0))}
     (tmp_path / "classical" / "fold1.json").write_text(json.dumps(cached))
 
-    result = prior_mean_fold(1, tmp_path)
+    result = prior_mean_fold(1, tmp_path, combine=combine)
     for trimap_set, rows in expected.items():
         for metric in ("sad", "mse", "grad", "conn"):
             want = np.mean([r[metric] for r in rows])

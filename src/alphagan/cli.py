@@ -527,10 +527,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_trimap(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from alphagan.convert import to_mask
-    from alphagan.io import read_mask, write_image
+    from alphagan.io import write_image
     from alphagan.trimap import trimap_from_alpha, trimap_from_soft_mask, trimap_to_uint8
 
     from alphagan.io import format_of
@@ -550,10 +548,9 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
         dilate = 10 if args.dilate is None else args.dilate
         if erode < 0 or dilate < 0:
             return _usage("--erode and --dilate must be >= 0")
-        # read as a mask: an RGBA cut-out gives its alpha channel, a colour photo is refused
-        levels = read_mask(args.alpha)
-        matte = levels.astype(np.float32) / (65535 if levels.dtype == np.uint16 else 255)
-        trimap = trimap_from_alpha(matte, erode=erode, dilate=dilate)
+        # read as --mask is: an RGBA cut-out gives its alpha channel, a photo is refused
+        trimap = trimap_from_alpha(to_mask(args.alpha, name=str(args.alpha)), erode=erode,
+                                   dilate=dilate)
     else:
         if args.erode is not None or args.dilate is not None:
             return _usage("--erode and --dilate apply to --alpha; for --mask use --erode-size "
