@@ -27,6 +27,13 @@ averaging them, this clamps the cached average: an approximation, checked once e
 
     python -m benchmarks.prior_blend --clip --name prior-full-600 prior-seed1-600
 
+``--ensemble`` with several ``--name`` values scores their mean instead of pooling them: for
+each case the mean of the runs' mattes (each clamped first with ``--clip``), what a model file
+holding those networks as members outputs (:class:`alphagan.models.GeneratorEnsemble`, whose
+members each clamp before the mean):
+
+    python -m benchmarks.prior_blend --clip --ensemble --name prior-full-600 prior-seed1-600
+
 ``--apply FILE`` then writes into a model file trained on all the scenes (the shipped one)
 the weight with the lowest SAD over all 36 cases, as a step count chosen by the
 cross-validation is used to retrain on everything; its tensors are unchanged.
@@ -53,31 +60,35 @@ SCORED = ("sad", "mse", "grad", "conn")
 Rows = dict[int, dict[float, list[dict[str, float]]]]  # fold -> weight -> one row per case
 
 
-def blend_rows(work: Path, name: str, weights: Sequence[float] = WEIGHTS,
+def blend_rows(work: Path, name: str | Sequence[str], weights: Sequence[float] = WEIGHTS,
                clip: bool = False) -> Rows:
     """Metrics of every blend weight on every case (fold x scene x trimap set); with ``clip``
-    the network's matte is first clamped to [min, max] of the cf and knn mattes."""
+    the network's matte is first clamped to [min, max] of the cf and knn mattes. Several
+    names: the network's matte is the mean of those runs' (each clamped first)."""
+    names = [name] if isinstance(name, str) else list(name)
     rows: Rows = {}
     for k, scenes in enumerate(FOLDS):
         classical = work / "classical" / f"fold{k}"
-        model_out = work / name / f"fold{k}" / "out"
         rows[k] = {w: [] for w in weights}
         for trimap_set in ("Trimap1", "Trimap2"):
             inputs = classical / "inputs" / trimap_set
             for stem in scenes:
-                def matte(folder: Path) -> np.ndarray:
+                def matte(folder: Path, run: str = "classical") -> np.ndarray:
                     path = folder / "alpha" / f"{stem}.png"
                     if not path.is_file():
                         raise SystemExit(f"{path}: missing; run benchmarks.crossval --name "
-                                         f"{name} first (its cache is in {work})")
+                                         f"{run} first (its cache is in {work})")
                     return read_alpha(path)
 
-                network = matte(model_out / trimap_set / "alphagan")
                 cf = matte(classical / "out" / trimap_set / "cf")
                 knn = matte(classical / "out" / trimap_set / "knn")
                 prior_mean = 0.5 * (cf + knn)
+                networks = [matte(work / n / f"fold{k}" / "out" / trimap_set / "alphagan", n)
+                            for n in names]
                 if clip:
-                    network = np.clip(network, np.minimum(cf, knn), np.maximum(cf, knn))
+                    networks = [np.clip(n, np.minimum(cf, knn), np.maximum(cf, knn))
+                                for n in networks]
+                network = np.mean(networks, axis=0)
                 gt = read_alpha(inputs / "gt" / f"{stem}.png")
                 trimap = read_trimap(inputs / "trimaps" / f"{stem}.png")
                 for w in weights:
@@ -110,12 +121,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--clip", action="store_true",
                         help="clamp the network's matte to the priors' range first (prior_clip)")
+    parser.add_argument("--ensemble", action="store_true",
+                        help="score the mean of the named runs' mattes (an ensemble of their "
+                             "networks) instead of pooling them")
     parser.add_argument("--apply", type=Path, metavar="FILE",
                         help="set prior_blend in this model file to the weight chosen on all "
                              "folds (and prior_clip to --clip)")
     args = parser.parse_args(argv)
     rows: Rows = {}
-    for name in args.name:  # pooled: every fold's cases, once per trained network
+    # pooled: every fold's cases, once per trained network; or once, for their ensemble
+    for name in [args.name] if args.ensemble else args.name:
         for k, by_weight in blend_rows(args.work, name, clip=args.clip).items():
             for w, cases in by_weight.items():
                 rows.setdefault(k, {}).setdefault(w, []).extend(cases)
@@ -136,6 +151,7 @@ def main(argv: list[str] | None = None) -> None:
         per_fold = {str(k): {"chosen": w, **mean_rows(rows[k][w])} for k, w in chosen.items()}
         recipe = args.name[0] if len(args.name) == 1 else args.name
         args.out.write_text(json.dumps({"recipe": recipe, "clip": args.clip,
+                                        "ensemble": args.ensemble,
                                         "weights": list(WEIGHTS),
                                         "chosen": per_fold, "nested": nested,
                                         "every_weight_all_folds": every}, indent=2) + "\n")

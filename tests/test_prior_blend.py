@@ -114,3 +114,34 @@ def test_several_names_are_pooled_case_by_case(tmp_path: Path) -> None:
         for metric in ("sad", "mse", "grad", "conn"):
             assert pooled["every_weight_all_folds"][str(w)][metric] == pytest.approx(
                 (each[0][metric] + each[1][metric]) / 2, rel=1e-9)
+
+
+def test_an_ensemble_scores_the_mean_of_the_runs_clamped_mattes(tmp_path: Path) -> None:
+    """--ensemble --clip: per case, each run's matte clamped to the priors' range, then the
+    mean of the runs (what a GeneratorEnsemble of their networks outputs)."""
+    import shutil
+
+    from alphagan.io import read_alpha
+    from alphagan.trimap import read_trimap
+
+    test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path, False)  # run "r"
+    shutil.copytree(tmp_path / "r", tmp_path / "r2")
+    rng = np.random.default_rng(3)
+    for path in (tmp_path / "r2").rglob("*.png"):
+        write_png(path, rng.integers(0, 256, (16, 20)).astype(np.uint8))
+    stem, ts = FOLDS[0][0], "Trimap1"
+    classical = tmp_path / "classical" / "fold0"
+    cf, knn = (read_alpha(classical / "out" / ts / m / "alpha" / f"{stem}.png")
+               for m in ("cf", "knn"))
+    low, high = np.minimum(cf, knn), np.maximum(cf, knn)
+    runs = [read_alpha(tmp_path / r / "fold0" / "out" / ts / "alphagan" / "alpha" / f"{stem}.png")
+            for r in ("r", "r2")]
+    clamped = [np.where(a < low, low, np.where(a > high, high, a)) for a in runs]
+    assert not np.array_equal(clamped[0], clamped[1])
+    expected = compute_all((clamped[0] + clamped[1]) / 2,
+                           read_alpha(classical / "inputs" / ts / "gt" / f"{stem}.png"),
+                           read_trimap(classical / "inputs" / ts / "trimaps" / f"{stem}.png"))
+    rows = blend_rows(tmp_path, ["r", "r2"], weights=(1.0,), clip=True)
+    assert len(rows[0][1.0]) == 2 * len(FOLDS[0])  # each case once, not once per run
+    for metric, value in expected.items():
+        assert rows[0][1.0][0][metric] == pytest.approx(value, rel=1e-5, abs=1e-9)

@@ -24,10 +24,12 @@ _EXPORTS = {
     "matte": "alphagan.matting",
     "AlphaGANGenerator": "alphagan.models",
     "GeneratorConfig": "alphagan.models",
+    "GeneratorEnsemble": "alphagan.models",
     "PatchDiscriminator": "alphagan.models",
     "load_backbone_weights": "alphagan.models",
     "save_model": "alphagan.checkpoint",
     "load_model": "alphagan.checkpoint",
+    "save_ensemble": "alphagan.checkpoint",
     "predict_alpha": "alphagan.inference",
     "estimate_foreground": "alphagan.foreground",
     "cutout": "alphagan.foreground",
@@ -70,7 +72,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from alphagan.baselines import estimate_alpha_baseline
-    from alphagan.checkpoint import load_model, save_model
+    from alphagan.checkpoint import load_model, save_ensemble, save_model
     from alphagan.errors import InputError
     from alphagan.foreground import composite_onto, cutout, estimate_foreground
     from alphagan.inference import predict_alpha
@@ -78,7 +80,8 @@ if TYPE_CHECKING:  # for type checkers and IDEs; never executed
     from alphagan.io import read_alpha, read_image, read_mask, write_png
     from alphagan.matting import matte
     from alphagan.metrics import connectivity_error, gradient_error, mse, sad
-    from alphagan.models import AlphaGANGenerator, GeneratorConfig, PatchDiscriminator
+    from alphagan.models import AlphaGANGenerator, GeneratorConfig, GeneratorEnsemble
+    from alphagan.models import PatchDiscriminator
     from alphagan.models import load_backbone_weights
     from alphagan.trimap import read_trimap, trimap_from_alpha, trimap_from_mask
     from alphagan.trimap import trimap_from_soft_mask

@@ -2,7 +2,10 @@
 
 The file's metadata holds the architecture config, the input preprocessing and the trimap
 encoding, so ``load_model(path)`` needs nothing else; ``load_model()`` gives the model
-shipped inside the package. Writes are atomic.
+shipped inside the package. Writes are atomic. A file can also hold an ensemble of several
+generators of one config (:class:`~alphagan.models.GeneratorEnsemble`, written by
+:func:`save_ensemble`): format version 2, so that releases without ensembles refuse it by
+its version instead of by its tensor names.
 
 Loading never runs code from the file and allocates nothing a malformed file asks for:
 safetensors holds only a JSON header and raw tensor bytes; the header is parsed and checked
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,7 @@ from alphagan.atomic import atomic_path
 from alphagan.defaults import MODEL_NAME
 from alphagan.errors import InputError
 from alphagan.files import MAX_MODEL_BYTES, open_regular, read_bytes
+from alphagan.models.ensemble import MAX_MEMBERS, GeneratorEnsemble
 from alphagan.models.generator import AlphaGANGenerator, GeneratorConfig
 
 __all__ = [
@@ -39,13 +43,15 @@ __all__ = [
     "default_checkpoint",
     "resolve_model",
     "save_model",
+    "save_ensemble",
     "load_model",
     "read_metadata",
     "unwrap_model",
 ]
 
 FORMAT = "alphagan.generator"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "1"  # one generator
+ENSEMBLE_FORMAT_VERSION = "2"  # a GeneratorEnsemble; metadata "members" holds its size
 
 
 def _tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
@@ -59,7 +65,7 @@ def _tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
 
 
 def save_model(
-    generator: AlphaGANGenerator,
+    generator: AlphaGANGenerator | GeneratorEnsemble,
     path: str | Path,
     *,
     extra_metadata: Mapping[str, str] | None = None,
@@ -68,15 +74,17 @@ def save_model(
 
     ``extra_metadata`` adds free-form string fields (training data, licence, step, ...).
     A ``torch.compile``'d or ``DistributedDataParallel``-wrapped generator is saved as the
-    generator it wraps. Returns the path written.
+    generator it wraps; a :class:`~alphagan.models.GeneratorEnsemble` as an ensemble file
+    (format version 2). Returns the path written.
     """
     path = Path(path)
     generator = unwrap_model(generator)
     tensors = {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}
     config = generator.config
+    ensemble = isinstance(generator, GeneratorEnsemble)
     metadata = {
         "format": FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": ENSEMBLE_FORMAT_VERSION if ensemble else FORMAT_VERSION,
         "architecture": type(generator).__name__,
         "config": json.dumps(config.to_dict()),
         "preprocessing": json.dumps(
@@ -90,6 +98,8 @@ def save_model(
         ),
         "tensors_sha256": _tensors_sha256(tensors),
     }
+    if ensemble:
+        metadata["members"] = str(len(generator.members))
     for key, value in (extra_metadata or {}).items():
         if key in metadata:
             raise ValueError(f"metadata key {key!r} is reserved")
@@ -97,6 +107,39 @@ def save_model(
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
     return path
+
+
+def save_ensemble(
+    models: Sequence[str | Path],
+    path: str | Path,
+    *,
+    extra_metadata: Mapping[str, str] | None = None,
+) -> Path:
+    """Write one model file holding the generators of the files ``models`` as an ensemble.
+
+    The members keep their weights and their shared config (inference settings such as
+    ``prior_clip`` included); the ensemble's alpha is the mean of theirs
+    (:class:`~alphagan.models.GeneratorEnsemble`). Each member's own free-form metadata is kept
+    as ``member<i>.<key>``. Raises ``InputError`` for a file :func:`load_model` refuses, an
+    ensemble among them, fewer than two files, or configs that differ.
+    """
+    generators = []
+    extra: dict[str, str] = {}
+    for i, source in enumerate(models):
+        model = load_model(source)
+        if isinstance(model, GeneratorEnsemble):
+            raise InputError(f"{source}: already an ensemble; give its members' files instead")
+        generators.append(model)
+        reserved = {"format", "format_version", "architecture", "config", "preprocessing",
+                    "tensors_sha256"}
+        extra.update({f"member{i}.{k}": v for k, v in read_metadata(Path(source)).items()
+                      if k not in reserved})
+    try:
+        ensemble = GeneratorEnsemble.of(generators)
+    except ValueError as exc:
+        raise InputError(f"cannot make an ensemble of {', '.join(map(str, models))}: "
+                         f"{exc}") from None
+    return save_model(ensemble, path, extra_metadata={**extra, **(extra_metadata or {})})
 
 
 def unwrap_model(model: torch.nn.Module) -> Any:
@@ -178,11 +221,27 @@ def _check_format(path: Path, metadata: Mapping[str, str]) -> None:
             f"{path}: a safetensors file, but not an alphagan generator "
             f"(metadata 'format' is {metadata.get('format')!r}, expected {FORMAT!r})"
         )
-    if metadata.get("format_version") != FORMAT_VERSION:
+    if metadata.get("format_version") not in (FORMAT_VERSION, ENSEMBLE_FORMAT_VERSION):
         raise InputError(
             f"{path}: alphagan model format version {metadata.get('format_version')!r} is not "
-            f"supported by this version of alphagan (expected {FORMAT_VERSION!r})"
+            f"supported by this version of alphagan (expected {FORMAT_VERSION!r} or "
+            f"{ENSEMBLE_FORMAT_VERSION!r})"
         )
+
+
+def _member_count(path: Path, metadata: Mapping[str, str]) -> int | None:
+    """None for a single generator; the member count of an ensemble file (checked)."""
+    if metadata.get("format_version") != ENSEMBLE_FORMAT_VERSION:
+        return None
+    text = metadata.get("members", "")
+    if not (text.isascii() and text.isdigit() and 2 <= int(text) <= MAX_MEMBERS):
+        raise InputError(f"{path}: an ensemble file whose 'members' metadata is {text[:20]!r}; "
+                         f"expected a count from 2 to {MAX_MEMBERS}")
+    return int(text)
+
+
+def _build(config: GeneratorConfig, members: int | None) -> AlphaGANGenerator | GeneratorEnsemble:
+    return AlphaGANGenerator(config) if members is None else GeneratorEnsemble(config, members)
 
 
 # A stored config whose layer counts exceed these is refused before anything is built
@@ -204,11 +263,13 @@ def _stored_config(path: Path, metadata: Mapping[str, str]) -> GeneratorConfig:
 
 
 def _build_checked(path: Path, config: GeneratorConfig,
-                   specs: Mapping[str, tuple[str, tuple[int, ...]]]) -> None:
-    """Build ``config`` on the meta device and require the file's names and shapes."""
+                   specs: Mapping[str, tuple[str, tuple[int, ...]]],
+                   members: int | None = None) -> None:
+    """Build ``config`` (an ensemble of ``members`` if given) on the meta device and require
+    the file's names and shapes."""
     try:
         with torch.device("meta"):
-            skeleton = AlphaGANGenerator(config)
+            skeleton = _build(config, members)
     except Exception as exc:  # noqa: BLE001 - any config the constructor refuses
         text = " ".join(str(exc).split())[:200]
         raise InputError(f"{path}: unusable architecture config "
@@ -230,12 +291,13 @@ def load_model(
     map_location: str | torch.device = "cpu",
     *,
     verify: bool = True,
-) -> AlphaGANGenerator:
-    """Load a generator, in eval mode on ``map_location``.
+) -> AlphaGANGenerator | GeneratorEnsemble:
+    """Load a generator (or an ensemble of them), in eval mode on ``map_location``.
 
     ``name_or_path``: None (the default, ``"alphagan-prior"``) or a shipped model's name
     (see :data:`SHIPPED_MODELS`) for a model inside the package; otherwise a ``.safetensors``
-    file written by :func:`save_model`. ``verify`` checks the stored digest. Raises
+    file written by :func:`save_model` or :func:`save_ensemble` (which gives a
+    :class:`~alphagan.models.GeneratorEnsemble`). ``verify`` checks the stored digest. Raises
     ``InputError`` (a ``ValueError``) for an unknown name, or a file that is missing, not a
     regular file, not safetensors, not ours, malformed (header, tensor names, shapes or byte
     ranges) or corrupted; nothing is allocated for the network until its stored
@@ -245,14 +307,15 @@ def load_model(
     metadata, specs = _read_header(path)
     _check_format(path, metadata)
     config = _stored_config(path, metadata)
-    _build_checked(path, config, specs)
+    members = _member_count(path, metadata)
+    _build_checked(path, config, specs, members)
     try:
         tensors = load_safetensors(read_bytes(path, MAX_MODEL_BYTES, what="model file"))
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise InputError(f"{path}: cannot read tensors ({' '.join(str(exc).split())})") from None
     if verify and metadata.get("tensors_sha256") not in (None, _tensors_sha256(tensors)):
         raise InputError(f"{path}: weights do not match their stored checksum (corrupted file?)")
-    generator = AlphaGANGenerator(config)
+    generator = _build(config, members)
     try:
         generator.load_state_dict(tensors, strict=True)
     except RuntimeError as exc:  # a dtype the parameters cannot take

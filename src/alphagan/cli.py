@@ -58,6 +58,9 @@ EXAMPLES = {
     "trimap": """examples:
   alphagan trimap --alpha gt.png --out trimap.png --erode 10 --dilate 10
   alphagan trimap --mask rembg_cutout.png --out trimap.png --erode-size 15""",
+    "ensemble": """example (three training seeds of one recipe):
+  alphagan ensemble runs/s0/generator.safetensors runs/s1/generator.safetensors \\
+      runs/s2/generator.safetensors -o ensemble.safetensors""",
 }
 
 
@@ -209,6 +212,12 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
     p.add_argument("--dilate", type=int, help="--alpha: pixels of background made unknown "
                    "(default: 10)")
     _add_mask_options(p)
+
+    p = _add(sub, "ensemble", "combine generators of one architecture into one model file "
+                              "whose alpha is the mean of theirs")
+    p.add_argument("models", nargs="+", type=Path, metavar="MODEL",
+                   help="two or more .safetensors generator files (the same config)")
+    p.add_argument("-o", "--out", type=Path, required=True, help="the model file to write")
 
     build_synth_parser(sub)
     build_export_parser(sub)
@@ -618,6 +627,20 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from alphagan.checkpoint import save_ensemble
+
+    if len(args.models) < 2:
+        raise UsageError("give at least two model files")
+    if args.out.resolve() in {m.resolve() for m in args.models}:
+        raise UsageError(f"{args.out}: is one of the input models; write to another file")
+    if args.out.suffix != ".safetensors":
+        raise UsageError(f"{args.out}: the model file must end in .safetensors")
+    save_ensemble(args.models, args.out)
+    print(f"wrote {args.out} ({len(args.models)} members)")
+    return 0
+
+
 _COMMANDS = {
     "predict": _cmd_predict,
     "baseline": _cmd_baseline,
@@ -625,6 +648,7 @@ _COMMANDS = {
     "trimap": _cmd_trimap,
     "demo": _cmd_demo,
     "train": _cmd_train,
+    "ensemble": _cmd_ensemble,
     "synth": lambda args: _run_synth(args),
     "export": lambda args: _run_export(args),
     "serve": lambda args: _run_serve(args),

@@ -29,6 +29,7 @@ from torch import nn
 from alphagan import defaults
 from alphagan.convert import ImageLike, to_image, to_trimap
 from alphagan.models.fuse import fold_batchnorm
+from alphagan.models.ensemble import members_of
 from alphagan.models.generator import AlphaGANGenerator
 from alphagan.prior import compute_prior
 from alphagan.scaling import at_max_side
@@ -115,6 +116,7 @@ def min_tile(model: nn.Module) -> int:
     side, and the blended matte differs visibly from the untiled one. Models other than
     :class:`AlphaGANGenerator` (unknown radius) get 64.
     """
+    model = members_of(model)[0]  # an ensemble's members share one architecture
     config = getattr(model, "config", None)
     if not isinstance(model, AlphaGANGenerator) or config is None:
         return 64
@@ -139,7 +141,9 @@ def predict_alpha(
 
     Args:
         model: a generator taking ``(image (1,3,H,W) in [0,1], trimap (1,1,H,W))``; run in
-            eval mode (its mode is restored afterwards) on the device of its parameters.
+            eval mode (its mode is restored afterwards) on the device of its parameters. A
+            :class:`~alphagan.models.GeneratorEnsemble` gives the mean of its members'
+            alphas, each computed as for a single generator (the prior solved once).
         image: anything :func:`alphagan.convert.to_image` reads: a path, a PIL image, or an
             HxWx3 / HxWx4 / HxW array, uint8, uint16 or float in [0,1].
         trimap: anything :func:`alphagan.convert.to_trimap` reads: a path, a PIL image, a
@@ -224,15 +228,20 @@ def predict_alpha(
         # Solved once on the whole (possibly downscaled) image, before any crop or tile: the
         # classical solvers are global, the network's crops are not.
         prior = model_prior(model, image, trimap)
-        alpha = _predict(model, image, trimap, prior, **options)
-        if tta == "flip":
-            # .copy(), not ascontiguousarray: for a one-pixel-wide image the reversed view
-            # counts as contiguous yet keeps its negative stride, which torch refuses.
-            mirrored = _predict(model, image[:, ::-1].copy(), trimap[:, ::-1].copy(),
-                                None if prior is None else prior[:, :, ::-1].copy(),
-                                **options)
-            alpha = 0.5 * (alpha + mirrored[:, ::-1])
-        return alpha
+        # An ensemble's members run one by one through the single-network path (crops,
+        # tiles, the pooling override), and their alphas are averaged.
+        networks = members_of(model)
+        alpha = np.zeros(trimap.shape, np.float32)
+        for network in networks:
+            alpha += _predict(network, image, trimap, prior, **options)
+            if tta == "flip":
+                # .copy(), not ascontiguousarray: for a one-pixel-wide image the reversed view
+                # counts as contiguous yet keeps its negative stride, which torch refuses.
+                mirrored = _predict(network, image[:, ::-1].copy(), trimap[:, ::-1].copy(),
+                                    None if prior is None else prior[:, :, ::-1].copy(),
+                                    **options)
+                alpha += mirrored[:, ::-1]
+        return alpha / (len(networks) * (2 if tta == "flip" else 1))
 
     return clamp_to_trimap(at_max_side(infer, image, trimap, max_side), trimap)
 

@@ -8,6 +8,7 @@ from alphagan.models.backbone import (
 )
 from alphagan.models.discriminator import PatchDiscriminator
 from alphagan.models.efficientnet import EfficientNetLiteEncoder
+from alphagan.models.ensemble import GeneratorEnsemble
 from alphagan.models.generator import AlphaGANGenerator, GeneratorConfig
 from alphagan.models.resnet import ResNetEncoder
 
@@ -16,6 +17,7 @@ __all__ = [
     "BackboneLoadReport",
     "EfficientNetLiteEncoder",
     "GeneratorConfig",
+    "GeneratorEnsemble",
     "PatchDiscriminator",
     "ResNetEncoder",
     "adapt_first_conv",
