@@ -298,7 +298,9 @@ def test_write_png_failure_after_temp_removes_it_and_keeps_old_file(
 
 
 def test_write_png_float_rounds_to_nearest_8bit_level(tmp_path: Path) -> None:
-    values = np.array([[0.0, 0.4 / 255, 0.6 / 255, 0.5, 254.6 / 255, 1.2, -0.3]], np.float32)
+    # float rounding just outside [0, 1] (within 0.001) is clipped
+    values = np.array([[0.0, 0.4 / 255, 0.6 / 255, 0.5, 254.6 / 255, 1.0009, -0.0009]],
+                      np.float32)
 
     aio.write_png(tmp_path / "a.png", values)
 
@@ -346,11 +348,15 @@ def test_write_png_converts_integer_depths(tmp_path: Path) -> None:
         (np.array([[np.nan, 0.0]]), {}),
         (np.zeros((2, 2)), {"bit_depth": 12}),
         (np.zeros((2, 2, 2)), {}),
+        (np.array([[0.5, 1.2]]), {}),
+        (np.array([[-0.3, 0.5]]), {}),
+        (np.full((2, 2, 3), 200.0), {"bit_depth": 16}),
     ],
-    ids=["int32", "nan", "bit-depth-12", "two-channels"],
+    ids=["int32", "nan", "bit-depth-12", "two-channels", "above-1", "below-0", "0..255-floats"],
 )
 def test_write_png_refuses_bad_arrays(tmp_path: Path, array: np.ndarray, kwargs: dict) -> None:
-    with pytest.raises(ValueError):
+    # a float image of 0..255 levels would otherwise be written all white without a word
+    with pytest.raises(ValueError, match="float values must be in|NaN|bit_depth|expected"):
         aio.write_png(tmp_path / "x.png", array, **kwargs)
     assert not (tmp_path / "x.png").exists()
 

@@ -380,25 +380,19 @@ def _apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
 def write_png(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> None:
     """Write an array as an 8 or 16-bit PNG, atomically.
 
-    ``array``: HxW (grey), HxWx3 (RGB) or HxWx4 (RGBA); float in [0, 1] (clipped, then
-    rounded to the nearest 8 or 16-bit level), uint8 or uint16. ``bit_depth`` is the depth of
+    ``array``: HxW (grey), HxWx3 (RGB) or HxWx4 (RGBA); float in [0, 1] (rounded to the
+    nearest 8 or 16-bit level; values up to 0.001 outside are clipped, further out is a
+    ``ValueError``), uint8 or uint16. ``bit_depth`` is the depth of
     the file: uint8 data written at 16 bits is scaled by 257 (exact), uint16 data written at 8
     bits is divided by 257 and rounded. The PNG is encoded in memory, written to a temporary
     file in the destination folder and renamed over ``path``, so readers never see a
     half-written file; parent folders are created. Raises ``ValueError`` for an unsupported
-    array or bit depth.
+    array or bit depth, NaN or infinite values, floats outside [0, 1].
     """
     dest = Path(path)
     if dest.suffix.lower() != ".png":
         raise ValueError(f"{dest}: write_png writes PNG files; the name must end in .png")
     write_bytes_atomic(dest, encode_png(array, bit_depth=bit_depth))
-
-
-def encode_png(array: np.ndarray, *, bit_depth: int = 8) -> bytes:
-    """The bytes of the PNG :func:`write_png` would write (same arrays, same errors)."""
-    if bit_depth not in (8, 16):
-        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth!r}")
-    return _encode_png(np.asarray(array), bit_depth)
 
 
 def encode_png(array: np.ndarray, *, bit_depth: int = 8) -> bytes:
@@ -444,6 +438,10 @@ def encode_image(path: PathLike, array: np.ndarray, *, bit_depth: int = 8) -> by
     return _encode_png(np.asarray(array), bit_depth, kind)
 
 
+# Float data this far outside [0, 1] is float rounding (it is clipped); beyond it, an error.
+_FLOAT_SLACK = 1e-3
+
+
 def _encode_png(array: np.ndarray, bit_depth: int, kind: str = "png") -> bytes:
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
@@ -463,6 +461,11 @@ def _encode_png(array: np.ndarray, bit_depth: int, kind: str = "png") -> bytes:
             block = array[start : start + step].astype(np.float64)
             if not np.isfinite(block).all():
                 raise ValueError("cannot write an array with NaN or infinite values")
+            low, high = block.min(), block.max()
+            if low < -_FLOAT_SLACK or high > 1 + _FLOAT_SLACK:
+                # e.g. a 0..255 float image: clipping would write it all white, silently
+                raise ValueError(f"float values must be in [0, 1]; got values from {low:.4g} "
+                                 f"to {high:.4g} (for 0..255 data pass uint8 or divide by 255)")
             np.clip(block, 0.0, 1.0, out=block)
             block *= top
             pixels[start : start + step] = np.rint(block, out=block)
