@@ -113,3 +113,31 @@ def test_trimap_output_alone_runs_no_matting(pair, tmp_path) -> None:
     expected = trimap_to_uint8(trimap_from_soft_mask(to_mask(mask)))
     np.testing.assert_array_equal(np.asarray(Image.open(out)), expected)
     assert set(np.unique(expected)) == {0, 128, 255}
+
+
+def test_a_symbolic_link_loop_is_one_line_and_a_folder_run_goes_on(pair, tmp_path,
+                                                                    capsys) -> None:
+    image, trimap = pair
+    loop = tmp_path / "loop.png"
+    loop.symlink_to(tmp_path / "loop2.png")
+    (tmp_path / "loop2.png").symlink_to(loop)
+    assert main(["predict", str(loop), str(trimap), "-o", str(tmp_path / "o.png")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "loop.png" in err and "unexpected" not in err
+    # as the output name: refused before anything runs, naming it
+    assert main(["trimap", "--alpha", str(trimap), "-o", str(loop)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "loop.png" in err and "unexpected" not in err
+    # in a folder: the other image is matted, the loop is listed
+    images, trimaps = tmp_path / "imgs", tmp_path / "tris"
+    images.mkdir(), trimaps.mkdir()
+    (images / "a.png").write_bytes(image.read_bytes())
+    (images / "b.png").symlink_to(loop)
+    for stem in "ab":
+        (trimaps / f"{stem}.png").write_bytes(trimap.read_bytes())
+    out = tmp_path / "out"
+    assert main(["predict", "--image-dir", str(images), "--trimap-dir", str(trimaps), "-o",
+                 str(out), "--outputs", "alpha", "--checkpoint", "alphagan-light",
+                 "--quiet"]) == 1
+    assert (out / "alpha" / "a.png").is_file() and not (out / "alpha" / "b.png").exists()
+    assert "b.png" in capsys.readouterr().err

@@ -544,7 +544,9 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
     from alphagan.trimap import unknown_mask
 
     source = args.alpha if args.alpha is not None else args.mask
-    if args.out.resolve() == source.resolve():
+    from alphagan.files import resolved
+
+    if resolved(args.out) == resolved(source):
         return _error(f"{args.out}: this output would overwrite the input {source}; choose "
                       "another name")
     try:
@@ -629,10 +631,11 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
     from alphagan.checkpoint import save_ensemble
+    from alphagan.files import resolved
 
     if len(args.models) < 2:
         raise UsageError("give at least two model files")
-    if args.out.resolve() in {m.resolve() for m in args.models}:
+    if resolved(args.out) in {resolved(m) for m in args.models}:
         raise UsageError(f"{args.out}: is one of the input models; write to another file")
     if args.out.suffix != ".safetensors":
         raise UsageError(f"{args.out}: the model file must end in .safetensors")

@@ -34,6 +34,7 @@ __all__ = [
     "read_bytes",
     "read_text",
     "describe_os_error",
+    "resolved",
 ]
 
 # An image file larger than this is refused before reading: the largest image the decoders
@@ -121,3 +122,15 @@ def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_TEXT_BYTES, *,
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{Path(path)}: not a UTF-8 text file (byte {exc.start})") from None
+
+
+def resolved(path: Path) -> Path:
+    """``path.resolve()``, with a symbolic-link loop as an ``InputError`` naming ``path``.
+
+    (Python before 3.13 raises ``RuntimeError`` for a loop, later versions ``OSError``.)
+    """
+    try:
+        return path.resolve()
+    except (RuntimeError, OSError) as exc:
+        raise InputError(f"{path}: cannot be resolved (a symbolic link loop?): "
+                         f"{' '.join(str(exc).split())}") from None

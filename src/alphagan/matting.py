@@ -82,8 +82,10 @@ def load_prepared(model: str | os.PathLike[str] | None = None, device: str | Non
     for inference (:func:`alphagan.inference.prepare_for_inference`), as the CLI runs it."""
     from alphagan.checkpoint import resolve_model
 
+    from alphagan.files import resolved
+
     given = resolve_model(model)
-    path = given.resolve()
+    path = resolved(given)
     mtime = path.stat().st_mtime_ns if path.exists() else 0
     return _load_prepared_cached(path, mtime, str(pick_device(device)), given)
 

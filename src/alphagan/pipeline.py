@@ -21,7 +21,7 @@ from alphagan import defaults
 from alphagan.atomic import write_all_or_none
 from alphagan.convert import to_mask
 from alphagan.errors import InputError, TrimapError
-from alphagan.files import describe_os_error
+from alphagan.files import describe_os_error, resolved
 from alphagan.foreground import composite_onto, cutout, estimate_foreground
 from alphagan.io import OUTPUT_FORMATS, encode_image, read_image, scan_images
 from alphagan.io import shared_stem_problems
@@ -149,15 +149,18 @@ def check_not_inputs(
     """Raise InputError naming both files if an output path is one of the run's inputs
     (images, trimaps, masks, and ``extra`` such as a background picture)."""
     inputs: dict[Path, Path] = {}
-    for job in jobs:
-        for given in (job.image, job.trimap, job.mask):
-            if given is not None:
-                inputs[given.resolve()] = given
-    for given in extra:
-        inputs[given.resolve()] = given
+    for given in [p for job in jobs for p in (job.image, job.trimap, job.mask)] + list(extra):
+        if given is None:
+            continue
+        try:
+            inputs[given.resolve()] = given
+        except (RuntimeError, OSError):
+            # A link loop cannot be an output's target; reading it fails, for that file alone
+            # (a folder run goes on and lists it).
+            continue
     for job in jobs:
         for path in output_paths(job, out_dir, spec).values():
-            clash = inputs.get(path.resolve())
+            clash = inputs.get(resolved(path))
             if clash is not None:
                 raise InputError(
                     f"{path}: this output would overwrite the input {clash}; choose another "
