@@ -162,21 +162,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def apply_blend(path: Path, weight: float, clip: bool = False) -> None:
-    """Rewrite the model file at ``path`` with ``prior_blend = weight`` and ``prior_clip =
-    clip``, same tensors and training metadata (atomically)."""
+    """Rewrite the model file at ``path`` (one generator or an ensemble: every member) with
+    ``prior_blend = weight`` and ``prior_clip = clip``, same tensors and training metadata
+    (atomically)."""
     import dataclasses
 
-    from alphagan.checkpoint import load_model, read_metadata, save_model
-    from alphagan.models import AlphaGANGenerator
+    from alphagan.checkpoint import free_metadata, load_model, save_model
+    from alphagan.models import AlphaGANGenerator, GeneratorEnsemble
 
     model = load_model(path)
-    blended = AlphaGANGenerator(dataclasses.replace(model.config, prior_blend=weight,
-                                                       prior_clip=clip))
+    config = dataclasses.replace(model.config, prior_blend=weight, prior_clip=clip)
+    blended = (GeneratorEnsemble(config, len(model.members))
+               if isinstance(model, GeneratorEnsemble) else AlphaGANGenerator(config))
     blended.load_state_dict(model.state_dict())
-    reserved = {"format", "format_version", "architecture", "config", "preprocessing",
-                "tensors_sha256"}
-    extra = {k: v for k, v in read_metadata(path).items() if k not in reserved}
-    save_model(blended, path, extra_metadata=extra)
+    save_model(blended, path, extra_metadata=free_metadata(path))
 
 
 if __name__ == "__main__":

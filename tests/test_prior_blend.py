@@ -90,6 +90,18 @@ def test_apply_blend_rewrites_the_config_and_keeps_the_tensors(tmp_path: Path) -
     for name, tensor in model.state_dict().items():
         assert torch.equal(tensor, loaded.state_dict()[name])
 
+    # an ensemble file: every member gets the setting, tensors and metadata kept
+    from alphagan.checkpoint import save_ensemble
+
+    ens = save_ensemble([path, path], tmp_path / "ens.safetensors")
+    apply_blend(ens, 0.75, clip=False)
+    loaded = load_model(ens)
+    assert [m.config.prior_blend for m in loaded.members] == [0.75, 0.75]
+    assert not any(m.config.prior_clip for m in loaded.members)
+    assert read_metadata(ens)["member0.step"] == "600" and read_metadata(ens)["members"] == "2"
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, loaded.members[1].state_dict()[name])
+
 
 def test_several_names_are_pooled_case_by_case(tmp_path: Path) -> None:
     """--name r r2: every case counts once per recipe run, so each weight's score over all

@@ -46,12 +46,16 @@ __all__ = [
     "save_ensemble",
     "load_model",
     "read_metadata",
+    "free_metadata",
     "unwrap_model",
 ]
 
 FORMAT = "alphagan.generator"
 FORMAT_VERSION = "1"  # one generator
 ENSEMBLE_FORMAT_VERSION = "2"  # a GeneratorEnsemble; metadata "members" holds its size
+# Metadata keys save_model writes itself; extra_metadata may not use them.
+RESERVED_METADATA = frozenset({"format", "format_version", "architecture", "config",
+                               "preprocessing", "tensors_sha256", "members"})
 
 
 def _tensors_sha256(tensors: Mapping[str, torch.Tensor]) -> str:
@@ -101,7 +105,7 @@ def save_model(
     if ensemble:
         metadata["members"] = str(len(generator.members))
     for key, value in (extra_metadata or {}).items():
-        if key in metadata:
+        if key in RESERVED_METADATA:
             raise ValueError(f"metadata key {key!r} is reserved")
         metadata[key] = str(value)
     with atomic_path(path) as tmp:
@@ -130,10 +134,7 @@ def save_ensemble(
         if isinstance(model, GeneratorEnsemble):
             raise InputError(f"{source}: already an ensemble; give its members' files instead")
         generators.append(model)
-        reserved = {"format", "format_version", "architecture", "config", "preprocessing",
-                    "tensors_sha256"}
-        extra.update({f"member{i}.{k}": v for k, v in read_metadata(Path(source)).items()
-                      if k not in reserved})
+        extra.update({f"member{i}.{k}": v for k, v in free_metadata(source).items()})
     try:
         ensemble = GeneratorEnsemble.of(generators)
     except ValueError as exc:
@@ -205,6 +206,12 @@ def _is_int_list(value: object) -> bool:
     return isinstance(value, list) and all(
         isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
     )
+
+
+def free_metadata(path: str | Path) -> dict[str, str]:
+    """The free-form metadata of a model file: what ``save_model``'s ``extra_metadata`` wrote
+    (training data, step, licence, ...), without the keys it writes itself."""
+    return {k: v for k, v in read_metadata(path).items() if k not in RESERVED_METADATA}
 
 
 def read_metadata(path: str | Path) -> dict[str, str]:
