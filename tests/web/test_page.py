@@ -190,6 +190,11 @@ def test_bad_files_get_readable_messages(page, scenes: Scenes, tmp_path: Path) -
     black_white = tmp_path / "black_white.png"
     write_png(black_white, np.repeat(np.where(np.arange(128) < 64, 0, 255).astype(np.uint8)
                                      [None], 96, axis=0))
+    # a trimap of another size: said as soon as it is chosen, before "Make the matte"
+    page.set_input_files("#trimap-file", str(small))
+    message.wait_for(state="visible")
+    assert "50x40" in message.inner_text() and "photo" in message.inner_text()
+    page.evaluate("document.getElementById('message').hidden = true")
     for trimap, phrase in ((small, "50x40"), (black_white, "no unknown")):
         page.set_input_files("#trimap-file", str(trimap))
         page.click("#run")

@@ -264,6 +264,16 @@ function trimapBlob() {
   return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
 }
 
+// [width, height] of an image file the browser can decode, else null (TIFF and the like).
+async function imageSize(blob) {
+  try {
+    const bitmap = await createImageBitmap(blob);
+    return [bitmap.width, bitmap.height];
+  } catch (_) {
+    return null;
+  }
+}
+
 // A trimap PNG from the server (an example's) into the painting buffer.
 // Returns whether it was loaded (the browser decodes it and it has the photo's size).
 async function loadTrimap(blob) {
@@ -423,9 +433,16 @@ document.addEventListener("DOMContentLoaded", () => {
   // itself is what "Upload a trimap" sends).
   $("trimap-file").addEventListener("change", async () => {
     const file = $("trimap-file").files[0];
+    clearError();
     state.fileTrimapShown = Boolean(file && state.trimap && await loadTrimap(file));
     render(0, 0, state.width, state.height);
     if (state.fileTrimapShown) setStatus("trimap shown on the photo; Paint mode edits it");
+    // Said at once, not after "Make the matte": the server would refuse it anyway.
+    const size = file && state.trimap && !state.fileTrimapShown && await imageSize(file);
+    if (size && (size[0] !== state.width || size[1] !== state.height)) {
+      showError(`${file.name}: the trimap is ${size[0]}x${size[1]} but the photo is ` +
+                `${state.width}x${state.height}; a trimap must have the photo's size`);
+    }
   });
   $("run").addEventListener("click", run);
   loadInfo().catch((err) => showError(`cannot load the server's settings (${err.message})`));
