@@ -73,11 +73,12 @@ def blend_rows(work: Path, name: str | Sequence[str], weights: Sequence[float] =
         for trimap_set in ("Trimap1", "Trimap2"):
             inputs = classical / "inputs" / trimap_set
             for stem in scenes:
-                def matte(folder: Path, run: str = "classical") -> np.ndarray:
+                def matte(folder: Path, run: str | None = None) -> np.ndarray:
                     path = folder / "alpha" / f"{stem}.png"
                     if not path.is_file():
-                        raise SystemExit(f"{path}: missing; run benchmarks.crossval --name "
-                                         f"{run} first (its cache is in {work})")
+                        which = f"--name {run}" if run else "(any recipe; it caches cf / knn)"
+                        raise SystemExit(f"{path}: missing; run benchmarks.crossval {which} "
+                                         f"first (its cache is in {work})")
                     return read_alpha(path)
 
                 cf = matte(classical / "out" / trimap_set / "cf")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,11 @@ def save_model(
             raise ValueError(f"metadata key {key!r} is reserved")
         metadata[key] = str(value)
     with atomic_path(path) as tmp:
+        # atomic_path creates tmp with the mode every output of the package gets (0o666 less
+        # the umask); safetensors writes a file of its own (owner-only) over it: restore it.
+        mode = os.stat(tmp).st_mode & 0o777
         save_file(tensors, str(tmp), metadata=metadata)
+        os.chmod(tmp, mode)
     return path
 
 
@@ -119,7 +124,8 @@ def save_ensemble(
     *,
     extra_metadata: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write one model file holding the generators of the files ``models`` as an ensemble.
+    """Write one model file holding the generators ``models`` (files or shipped model names,
+    as :func:`load_model` takes) as an ensemble.
 
     The members keep their weights and their shared config (inference settings such as
     ``prior_clip`` included); the ensemble's alpha is the mean of theirs
@@ -134,7 +140,8 @@ def save_ensemble(
         if isinstance(model, GeneratorEnsemble):
             raise InputError(f"{source}: already an ensemble; give its members' files instead")
         generators.append(model)
-        extra.update({f"member{i}.{k}": v for k, v in free_metadata(source).items()})
+        extra.update({f"member{i}.{k}": v
+                      for k, v in free_metadata(resolve_model(source)).items()})
     try:
         ensemble = GeneratorEnsemble.of(generators)
     except ValueError as exc:

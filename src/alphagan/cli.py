@@ -215,8 +215,9 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
 
     p = _add(sub, "ensemble", "combine generators of one architecture into one model file "
                               "whose alpha is the mean of theirs")
-    p.add_argument("models", nargs="+", type=Path, metavar="MODEL",
-                   help="two or more .safetensors generator files (the same config)")
+    p.add_argument("models", nargs="+", metavar="MODEL",
+                   help="two or more generators: .safetensors files or shipped model names "
+                        "(the same config)")
     p.add_argument("-o", "--out", type=Path, required=True, help="the model file to write")
 
     build_synth_parser(sub)
@@ -630,15 +631,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
-    from alphagan.checkpoint import save_ensemble
+    from alphagan.checkpoint import resolve_model, save_ensemble
     from alphagan.files import resolved
 
     if len(args.models) < 2:
         raise UsageError("give at least two model files")
-    if resolved(args.out) in {resolved(m) for m in args.models}:
+    check_output_file(args.out, "-o", suffixes=(".safetensors",))
+    if resolved(args.out) in {resolved(resolve_model(m)) for m in args.models}:
         raise UsageError(f"{args.out}: is one of the input models; write to another file")
-    if args.out.suffix != ".safetensors":
-        raise UsageError(f"{args.out}: the model file must end in .safetensors")
     save_ensemble(args.models, args.out)
     print(f"wrote {args.out} ({len(args.models)} members)")
     return 0

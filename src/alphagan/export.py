@@ -56,7 +56,8 @@ def export_model(
     format: ExportFormat,
     opset: int = 17,
 ) -> Path:
-    """Write ``model`` (an :class:`~alphagan.models.AlphaGANGenerator`) to ``path``.
+    """Write ``model`` (an :class:`~alphagan.models.AlphaGANGenerator`, or a
+    :class:`~alphagan.models.GeneratorEnsemble`: the mean of its members) to ``path``.
 
     ``format="onnx"``: an ONNX model (opset ``opset``) with dynamic batch, height and width;
     needs the ``onnx`` package (the ``onnx`` extra).

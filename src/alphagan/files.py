@@ -127,10 +127,18 @@ def read_text(path: str | os.PathLike[str], max_bytes: int = MAX_TEXT_BYTES, *,
 def resolved(path: Path) -> Path:
     """``path.resolve()``, with a symbolic-link loop as an ``InputError`` naming ``path``.
 
-    (Python before 3.13 raises ``RuntimeError`` for a loop, later versions ``OSError``.)
+    Python before 3.13 raises ``RuntimeError`` for a loop; later versions return a path and
+    leave the loop to the first ``open``, so the loop is also looked for with ``os.stat``
+    (``ELOOP``). A path that does not exist yet is fine.
     """
     try:
-        return path.resolve()
-    except (RuntimeError, OSError) as exc:
+        result = path.resolve()
+    except RuntimeError as exc:  # Python < 3.13
         raise InputError(f"{path}: cannot be resolved (a symbolic link loop?): "
                          f"{' '.join(str(exc).split())}") from None
+    try:
+        os.stat(path)
+    except OSError as exc:  # a missing file is fine here: it may be an output to write
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: cannot be resolved (a symbolic link loop)") from None
+    return result

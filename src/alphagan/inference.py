@@ -113,8 +113,8 @@ def min_tile(model: nn.Module) -> int:
     (:func:`~alphagan.tiling.context_radius`), rounded up to a multiple of 8, at least 64.
 
     Below it a tile's centre no longer sees the context the network was trained with on either
-    side, and the blended matte differs visibly from the untiled one. Models other than
-    :class:`AlphaGANGenerator` (unknown radius) get 64.
+    side, and the blended matte differs visibly from the untiled one. An ensemble's is its
+    members'; models other than :class:`AlphaGANGenerator` (unknown radius) get 64.
     """
     model = members_of(model)[0]  # an ensemble's members share one architecture
     config = getattr(model, "config", None)
@@ -158,7 +158,8 @@ def predict_alpha(
             grown by ``margin`` and aligned to multiples of 8; pixels outside are known and
             set to 0/1 without the network. No unknown pixel: the network does not run.
         margin: context kept around the unknown pixels; None is the model's
-            :func:`~alphagan.tiling.context_radius` (needs an :class:`AlphaGANGenerator`).
+            :func:`~alphagan.tiling.context_radius` (needs an :class:`AlphaGANGenerator` or an
+            ensemble of them).
             With that margin the crop's convolutions see exactly what the full-image run sees
             (for BatchNorm models; GroupNorm's statistics span the whole input, like pooling).
         pooling: what the ASPP image-pooling branch averages when the network runs on part

@@ -45,6 +45,8 @@ def test_members_must_share_one_config_and_be_two_or_more() -> None:
     wide = AlphaGANGenerator(dataclasses.replace(TINY_CONFIG, aspp_channels=24))
     with pytest.raises(ValueError, match="config differs"):
         GeneratorEnsemble.of([_members()[0], wide])
+    # the members' mode is kept: eval members give an ensemble in eval mode (clamp applies)
+    assert not GeneratorEnsemble.of(_members()).training
     with pytest.raises(ValueError, match="at least 2"):
         GeneratorEnsemble.of(_members(n=1))
     with pytest.raises(ValueError, match="2 to 16"):
@@ -90,16 +92,26 @@ def test_bad_ensemble_files_are_refused_in_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("tta", ["none", "flip"])
-def test_predict_alpha_of_an_ensemble_is_the_mean_of_its_members(tta: str) -> None:
+def test_predict_alpha_of_an_ensemble_is_the_mean_of_its_members(
+        tta: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """With the defaults (unknown region, image pooling, each member clamped to the priors'
-    range): the ensemble's alpha equals the mean of each member's own predict_alpha."""
+    range): the ensemble's alpha equals the mean of each member's own predict_alpha, and the
+    classical prior is solved once for the whole ensemble."""
+    import alphagan.inference
+
+    solves = []
+    real = alphagan.inference.compute_prior
+    monkeypatch.setattr(alphagan.inference, "compute_prior",
+                        lambda *a, **k: solves.append(1) or real(*a, **k))
     rng = np.random.default_rng(0)
     image = rng.random((40, 56, 3)).astype(np.float32)
     trimap = np.full((40, 56), 0.5, np.float32)
     trimap[:8], trimap[-8:] = 0.0, 1.0
     members = _members(PRIOR_CONFIG)
     each = [predict_alpha(m, image, trimap, tta=tta) for m in members]
+    assert len(solves) == 2
     got = predict_alpha(GeneratorEnsemble.of(members), image, trimap, tta=tta)
+    assert len(solves) == 3
     assert np.abs(each[0] - each[1]).max() > 1e-3  # the members differ
     np.testing.assert_allclose(got, (each[0] + each[1]) / 2, atol=1e-6)
 
@@ -134,18 +146,21 @@ def test_cli_ensemble_writes_a_loadable_file_and_refuses_bad_calls(
     capsys.readouterr()
     assert main(["ensemble", paths[0], "-o", str(tmp_path / "one.safetensors")]) == 2
     assert main(["ensemble", *paths, "-o", paths[0]]) == 2  # never over an input
+    (tmp_path / "dir.safetensors").mkdir()
+    assert main(["ensemble", *paths, "-o", str(tmp_path / "dir.safetensors")]) == 1
     (tmp_path / "junk.safetensors").write_bytes(b"not a model")
     assert main(["ensemble", paths[0], str(tmp_path / "junk.safetensors"), "-o",
                  str(tmp_path / "x.safetensors")]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 3 and "junk.safetensors: not a safetensors file" in err[-1]
+    assert len(err) == 4 and "is a folder" in err[2]
+    assert "junk.safetensors: not a safetensors file" in err[-1]
     assert not (tmp_path / "x.safetensors").exists()
 
 
 def test_predict_with_an_ensemble_of_one_network_twice_writes_that_networks_alpha(
         tmp_path: Path) -> None:
-    """The shipped model file given twice: the CLI loads the ensemble (BN folded, channels
-    last, the prior solved once) and writes the same PNG as the shipped model alone."""
+    """The shipped model given twice (by name): the CLI loads the ensemble (BN folded,
+    channels last) and writes the same PNG as the shipped model alone."""
     from alphagan.checkpoint import DEFAULT_WEIGHTS
     from alphagan.cli import main
     from alphagan.io import write_png
@@ -157,7 +172,7 @@ def test_predict_with_an_ensemble_of_one_network_twice_writes_that_networks_alph
     trimap[:, :20], trimap[:, 44:] = 255, 0
     write_png(tmp_path / "img.png", image)
     write_png(tmp_path / "tri.png", trimap)
-    ens = save_ensemble([DEFAULT_WEIGHTS, DEFAULT_WEIGHTS], tmp_path / "ens.safetensors")
+    ens = save_ensemble(["alphagan-prior", DEFAULT_WEIGHTS], tmp_path / "ens.safetensors")
     outs = []
     for i, checkpoint in enumerate([str(DEFAULT_WEIGHTS), str(ens)]):
         out = tmp_path / f"a{i}.png"
@@ -166,3 +181,19 @@ def test_predict_with_an_ensemble_of_one_network_twice_writes_that_networks_alph
                      "--quiet"]) == 0
         outs.append(out.read_bytes())
     assert outs[0] == outs[1]
+
+
+def test_files_get_the_usual_mode_and_an_ensemble_is_no_init_from(tmp_path: Path) -> None:
+    import os
+
+    from alphagan.models import PatchDiscriminator
+    from alphagan.training.build import init_models
+
+    paths = [save_model(g, tmp_path / f"m{i}.safetensors") for i, g in enumerate(_members())]
+    out = save_ensemble(paths, tmp_path / "ens.safetensors")
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in (*paths, out):  # safetensors alone would leave them owner-only (0600)
+        assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask
+    with pytest.raises(InputError, match="an ensemble of 2 generators; give one member"):
+        init_models(AlphaGANGenerator(TINY_CONFIG), PatchDiscriminator(), str(out))

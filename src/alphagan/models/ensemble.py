@@ -53,7 +53,8 @@ class GeneratorEnsemble(nn.Module):
     @classmethod
     def of(cls, generators: Sequence[AlphaGANGenerator]) -> GeneratorEnsemble:
         """An ensemble holding copies of ``generators`` (same config, at least two; their
-        weights are copied, the originals are not modified). ``ValueError`` otherwise."""
+        weights are copied, the originals are not modified), on the first one's device and
+        dtype and in its train / eval mode. ``ValueError`` otherwise."""
         generators = list(generators)
         if len(generators) < 2:
             raise ValueError(f"an ensemble needs at least 2 generators, got {len(generators)}")
@@ -61,12 +62,15 @@ class GeneratorEnsemble(nn.Module):
             if not isinstance(g, AlphaGANGenerator):
                 raise ValueError(f"member {i} is a {type(g).__name__}, not an AlphaGANGenerator")
             if g.config != generators[0].config:
-                raise ValueError(f"member {i}'s architecture config differs from member 0's; "
-                                 f"an ensemble's members share one config")
+                raise ValueError(f"member {i}'s config differs from member 0's (architecture, or "
+                                 f"inference settings such as prior_clip / prior_blend); an "
+                                 f"ensemble's members share one config")
         ensemble = cls(generators[0].config, len(generators))
         for member, g in zip(ensemble.members, generators):
             member.load_state_dict(g.state_dict())
-        return ensemble.to(next(generators[0].parameters()).device)
+        first = next(generators[0].parameters())
+        # the first generator's device, dtype and mode (eval: its clamp and blend apply)
+        return ensemble.to(first.device, first.dtype).train(generators[0].training)
 
     def forward(self, image: torch.Tensor, trimap: torch.Tensor,
                 prior: torch.Tensor | None = None) -> torch.Tensor:

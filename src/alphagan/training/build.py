@@ -46,7 +46,11 @@ def init_models(generator: nn.Module, discriminator: nn.Module, path: str) -> st
     if not file.is_file():
         raise InputError(f"{file}: init_from: no such file")
     if file.suffix == ".safetensors":
-        states = {"generator": load_model(file).state_dict()}
+        model = load_model(file)
+        if hasattr(model, "members"):  # a GeneratorEnsemble
+            raise InputError(f"{file}: init_from: an ensemble of {len(model.members)} "
+                             f"generators; give one member's file")
+        states = {"generator": model.state_dict()}
     else:
         state = load_training_state(file)
         states = {k: state[k] for k in ("generator", "discriminator") if k in state}
