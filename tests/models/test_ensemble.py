@@ -159,9 +159,9 @@ def test_cli_ensemble_writes_a_loadable_file_and_refuses_bad_calls(
 
 def test_predict_with_an_ensemble_of_one_network_twice_writes_that_networks_alpha(
         tmp_path: Path) -> None:
-    """The shipped model given twice (by name): the CLI loads the ensemble (BN folded,
-    channels last) and writes the same PNG as the shipped model alone."""
-    from alphagan.checkpoint import DEFAULT_WEIGHTS
+    """A shipped single-network model given twice (by name and by file): the CLI loads the
+    ensemble (BN folded, channels last) and writes the same PNG as that model alone."""
+    from alphagan.checkpoint import SHIPPED_MODELS
     from alphagan.cli import main
     from alphagan.io import write_png
 
@@ -172,9 +172,10 @@ def test_predict_with_an_ensemble_of_one_network_twice_writes_that_networks_alph
     trimap[:, :20], trimap[:, 44:] = 255, 0
     write_png(tmp_path / "img.png", image)
     write_png(tmp_path / "tri.png", trimap)
-    ens = save_ensemble(["alphagan-prior", DEFAULT_WEIGHTS], tmp_path / "ens.safetensors")
+    light = SHIPPED_MODELS["alphagan-light"]
+    ens = save_ensemble(["alphagan-light", light], tmp_path / "ens.safetensors")
     outs = []
-    for i, checkpoint in enumerate([str(DEFAULT_WEIGHTS), str(ens)]):
+    for i, checkpoint in enumerate([str(light), str(ens)]):
         out = tmp_path / f"a{i}.png"
         assert main(["predict", str(tmp_path / "img.png"), str(tmp_path / "tri.png"), "-o",
                      str(out), "--outputs", "alpha", "--checkpoint", checkpoint,
