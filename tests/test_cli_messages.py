@@ -141,3 +141,31 @@ def test_a_symbolic_link_loop_is_one_line_and_a_folder_run_goes_on(pair, tmp_pat
                  "--quiet"]) == 1
     assert (out / "alpha" / "a.png").is_file() and not (out / "alpha" / "b.png").exists()
     assert "b.png" in capsys.readouterr().err
+
+
+def test_evaluate_json_and_export_never_write_over_their_inputs(pair, tmp_path,
+                                                                 capsys) -> None:
+    """Found by a new-user trial: --json onto a prediction file, and export --out onto the
+    model being exported, replaced the input without a word."""
+    from alphagan.checkpoint import SHIPPED_MODELS
+
+    image, trimap = pair
+    preds, gts, tris = (tmp_path / d for d in ("p", "g", "t"))
+    for folder in (preds, gts, tris):
+        folder.mkdir()
+        (folder / "a.png").write_bytes(trimap.read_bytes())
+    before = (preds / "a.png").read_bytes()
+    assert main(["evaluate", "--pred-dir", str(preds), "--gt-dir", str(gts), "--trimap-dir",
+                 str(tris), "--json", str(preds / "a.png")]) == 2
+    assert (preds / "a.png").read_bytes() == before
+    assert "would overwrite an input" in capsys.readouterr().err
+    # a JSON name in an input folder is fine (evaluate reads images only)
+    assert main(["evaluate", "--pred-dir", str(preds), "--gt-dir", str(gts), "--trimap-dir",
+                 str(tris), "--json", str(preds / "scores.json")]) == 0
+
+    model = tmp_path / "m.safetensors"
+    model.write_bytes(SHIPPED_MODELS["alphagan-light"].read_bytes())
+    assert main(["export", "--format", "torchscript", "--out", str(model), "--checkpoint",
+                 str(model)]) == 2
+    assert model.read_bytes() == SHIPPED_MODELS["alphagan-light"].read_bytes()
+    assert "is the model being exported" in capsys.readouterr().err

@@ -521,7 +521,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from alphagan.evaluate import evaluate_folders, format_table
 
     if args.json is not None:
+        from alphagan.files import resolved
+        from alphagan.io import IMAGE_EXTENSIONS
+
         check_output_file(args.json, "--json")
+        folders = {resolved(d): d for d in (args.pred_dir, args.gt_dir, args.trimap_dir)}
+        here = folders.get(resolved(args.json).parent)
+        if here is not None and args.json.suffix.lower() in IMAGE_EXTENSIONS:
+            raise UsageError(f"--json {args.json}: would overwrite an input of {here}; write "
+                             f"the scores elsewhere (e.g. scores.json)")
     result = evaluate_folders(args.pred_dir, args.gt_dir, args.trimap_dir)
     print(format_table(result))
     if args.json:

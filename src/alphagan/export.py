@@ -177,6 +177,11 @@ def run_export(args: argparse.Namespace) -> int:
     from alphagan.cli import check_output_file
 
     check_output_file(args.out)
+    from alphagan.checkpoint import resolve_model
+    from alphagan.files import resolved
+
+    if resolved(args.out) == resolved(resolve_model(args.checkpoint)):
+        raise UsageError(f"--out {args.out}: is the model being exported; write to another file")
     model = load_model(args.checkpoint)  # a shipped model's name or a file
     path = export_model(model, args.out, format=args.format, opset=args.opset)
     print(f"wrote {path}", file=sys.stderr)
