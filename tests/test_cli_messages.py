@@ -169,3 +169,25 @@ def test_evaluate_json_and_export_never_write_over_their_inputs(pair, tmp_path,
                  str(model)]) == 2
     assert model.read_bytes() == SHIPPED_MODELS["alphagan-light"].read_bytes()
     assert "is the model being exported" in capsys.readouterr().err
+
+
+def test_trimaps_without_an_image_are_a_note_not_a_failure(pair, tmp_path, capsys) -> None:
+    """A benchmark's trimap folder holds more than the images being matted (new-user
+    trial): the extra trimaps are listed, the run succeeds; an image without a trimap still
+    fails."""
+    image, trimap = pair
+    images, trimaps = tmp_path / "imgs", tmp_path / "tris"
+    images.mkdir(), trimaps.mkdir()
+    (images / "a.png").write_bytes(image.read_bytes())
+    for stem in ("a", "b"):
+        (trimaps / f"{stem}.png").write_bytes(trimap.read_bytes())
+    args = ["predict", "--image-dir", str(images), "--trimap-dir", str(trimaps), "-o",
+            str(tmp_path / "out"), "--outputs", "alpha", "--checkpoint", "alphagan-light",
+            "--quiet"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "1 file(s) not used" in err and "b.png: no image named b" in err
+    assert "failed" not in err and (tmp_path / "out" / "alpha" / "a.png").is_file()
+    (images / "c.png").write_bytes(image.read_bytes())  # an image without a trimap
+    assert main(args) == 1
+    assert "c.png: no trimap named c" in capsys.readouterr().err

@@ -464,8 +464,8 @@ def test_duplicate_stems_are_reported_per_file(tmp_path, scene) -> None:
             write_png(tmp_path / folder / f"{stem}.png", scene.image if folder == "i"
                       else trimap_to_uint8(scene.trimap))
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "i" / "a.jpg")
-    jobs, problems = pair_folders(tmp_path / "i", tmp_path / "t")
-    assert [job.stem for job in jobs] == ["b"]
+    jobs, problems, unused = pair_folders(tmp_path / "i", tmp_path / "t")
+    assert [job.stem for job in jobs] == ["b"] and unused == []
     assert len(problems) == 2 and all("shares the stem 'a'" in p for p in problems)
     assert {Path(p.split(":")[0]).name for p in problems} == {"a.png", "a.jpg"}
 

@@ -303,6 +303,7 @@ class _Plan:
     mask_options: Any
     extra_inputs: list[Path]
     single: bool = False  # one image given: a failure is the one error line
+    unused: tuple[str, ...] = ()  # trimaps / masks without an image: listed, not failures
     note: str = ""  # said after "wrote N image(s) to X", e.g. the device chosen
 
 
@@ -377,10 +378,10 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         return _Plan(jobs, [], None if to_file else args.out, spec, mask_options, extra,
                      single=True)
     if args.mask_dir is not None:
-        jobs, problems = pair_folders(args.image_dir, args.mask_dir, masks=True)
+        jobs, problems, unused = pair_folders(args.image_dir, args.mask_dir, masks=True)
     else:
-        jobs, problems = pair_folders(args.image_dir, args.trimap_dir)
-    return _Plan(jobs, problems, args.out, spec, mask_options, extra)
+        jobs, problems, unused = pair_folders(args.image_dir, args.trimap_dir)
+    return _Plan(jobs, problems, args.out, spec, mask_options, extra, unused=tuple(unused))
 
 
 def _run_matting(args: argparse.Namespace, make_estimator: Callable[[_Plan], Any]) -> int:
@@ -433,6 +434,10 @@ def _run_plan(args: argparse.Namespace, plan: _Plan, make_estimator: Callable[[_
     if skipped:
         print(f"skipped {len(skipped)} whose outputs exist (use --overwrite to redo): "
               f"{', '.join(skipped)}", file=sys.stderr)
+    if plan.unused:
+        print(f"alphagan: note: {len(plan.unused)} file(s) not used:", file=sys.stderr)
+        for line in plan.unused:
+            print(f"  {line}", file=sys.stderr)
     if failed:
         print(f"alphagan: {len(failed)} file(s) failed:", file=sys.stderr)
         for line in failed:

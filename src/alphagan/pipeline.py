@@ -109,13 +109,14 @@ def parse_outputs(text: str) -> tuple[str, ...]:
 
 def pair_folders(
     image_dir: Path, guide_dir: Path, *, masks: bool = False
-) -> tuple[list[MattingJob], list[str]]:
+) -> tuple[list[MattingJob], list[str], list[str]]:
     """Pair images with trimaps (or, with ``masks``, masks) by stem.
 
-    Returns (jobs, problems): an image without a trimap, a trimap without an image, or a file
-    whose stem another file in its folder shares (``cat.jpg`` and ``cat.png``: which one is
-    meant is ambiguous) is a one-line problem naming the file rather than an exception, so
-    the rest of the folder still runs.
+    Returns (jobs, problems, unused): an image without a trimap, or a file whose stem another
+    file in its folder shares (``cat.jpg`` and ``cat.png``: which one is meant is ambiguous)
+    is a one-line problem naming the file rather than an exception, so the rest of the folder
+    still runs; a trimap without an image is not a problem (a benchmark's trimap folder holds
+    more than the images being matted), only listed in ``unused``.
     """
     what = "mask" if masks else "trimap"
     images, shared_images = scan_images(image_dir)
@@ -128,9 +129,9 @@ def pair_folders(
     jobs = [MattingJob(s, images[s], **{what: guides[s]}) for s in sorted(images) if s in guides]
     problems += [f"{images[s]}: no {what} named {s}.* in {guide_dir}"
                  for s in sorted(set(images) - set(guides))]
-    problems += [f"{guides[s]}: no image named {s}.* in {image_dir}"
-                 for s in sorted(set(guides) - set(images))]
-    return jobs, problems
+    unused = [f"{guides[s]}: no image named {s}.* in {image_dir}"
+              for s in sorted(set(guides) - set(images))]
+    return jobs, problems, unused
 
 
 def output_paths(job: MattingJob, out_dir: Path | None, spec: OutputSpec) -> dict[str, Path]:

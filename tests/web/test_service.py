@@ -100,3 +100,38 @@ def test_a_bad_background_picture_is_refused_before_the_matting(monkeypatch) -> 
         assert set(service.matte(good).pngs) == {"composite"} and calls == ["matte"]
     finally:
         service.close()
+
+
+def test_a_trimap_alone_from_a_mask_runs_no_matting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """results=("trimap",) with a mask: the trimap rembg's convention gives, without running
+    any matting (the CLI's --outputs trimap does the same); found by a new-user trial."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    import alphagan.matting
+    from alphagan.trimap import trimap_from_soft_mask
+
+    def png(array: np.ndarray) -> bytes:
+        buffer = io.BytesIO()
+        Image.fromarray(array).save(buffer, format="PNG")
+        return buffer.getvalue()
+
+    def no_matting(*args, **kwargs):
+        raise AssertionError("matte() ran for a trimap-only request")
+
+    monkeypatch.setattr(alphagan.matting, "matte", no_matting)
+    mask = np.zeros((40, 48), np.uint8)
+    mask[10:30, 12:36] = 255
+    image = np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8)
+    service = MattingService(None)
+    try:
+        result = service.matte(MatteRequest(Upload(png(image), "a.png"), mask=Upload(
+            png(mask), "m.png"), method="cf", results=("trimap",)))
+    finally:
+        service.close()
+    got = np.asarray(Image.open(io.BytesIO(result.pngs["trimap"])))
+    expected = trimap_from_soft_mask(mask / 255.0)
+    assert set(result.pngs) == {"trimap"} and (result.width, result.height) == (48, 40)
+    np.testing.assert_array_equal(got, np.rint(expected * 255).astype(np.uint8))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import os
+import socket
 import sys
 
 __all__ = ["build_serve_parser", "run_serve"]
@@ -62,11 +64,21 @@ def run_serve(args: argparse.Namespace) -> int:
     from alphagan.web.service import MattingService
     from alphagan.web.uploads import Limits
 
+    # Listen before loading anything: a port in use is one line at once, not an error from
+    # uvicorn after "serving on ..." was printed.
+    try:
+        family = socket.getaddrinfo(args.host, args.port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.create_server((args.host, args.port), family=family)
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return _fail(f"cannot listen on {args.host}:{args.port}: {reason} (choose another "
+                     f"--port or --host)", 1)
     try:
         device = pick_device(args.device)
         # prepared as the CLI and alphagan.matte prepare it, once for the server's lifetime
         model = load_prepared(args.checkpoint, str(device))
     except InputError as exc:
+        sock.close()
         return _fail(str(exc), 1)
     name = args.checkpoint or f"{MODEL_NAME} (shipped)"
     limits = Limits(max_bytes=int(args.max_upload_mb * 2**20),
@@ -78,8 +90,8 @@ def run_serve(args: argparse.Namespace) -> int:
               "this server (there is no authentication)", file=sys.stderr)
     print(f"alphagan: {name} on {device}; serving on http://{_url_host(args.host)}:"
           f"{args.port} (Ctrl+C to stop)", file=sys.stderr, flush=True)
-    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="warning",
-                access_log=False)
+    config = uvicorn.Config(create_app(service), log_level="warning", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
     return 0
 
 

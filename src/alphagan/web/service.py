@@ -114,8 +114,8 @@ class MattingService:
         running.
         """
         if self._pending >= self.max_pending:
-            raise QueueFull(f"the server is busy ({self._pending} requests queued); "
-                            "try again in a moment")
+            waiting = f"{self._pending} request{'s' if self._pending != 1 else ''}"
+            raise QueueFull(f"the server is busy ({waiting} queued); try again in a moment")
         self._pending += 1  # only touched on the event loop's thread: no lock needed
         try:
             return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
@@ -152,10 +152,16 @@ class MattingService:
             # read before the matting: a bad background picture is refused at once
             background = (self._background(request) if "composite" in request.results
                           else None)
+            arrays: dict[str, np.ndarray] = {"trimap": trimap_to_uint8(trimap)}
             start = time.perf_counter()
-            alpha = matte(image, trimap, model=self.model, method=request.method)
+            if set(request.results) == {"trimap"}:
+                # only the trimap (from a mask) was asked for: no matting, as the CLI's
+                # --outputs trimap
+                alpha = None
+            else:
+                alpha = matte(image, trimap, model=self.model, method=request.method)
+                arrays["alpha"] = alpha
             seconds = time.perf_counter() - start
-            arrays: dict[str, np.ndarray] = {"alpha": alpha, "trimap": trimap_to_uint8(trimap)}
             if {"cutout", "composite"} & set(request.results):
                 foreground = estimate_foreground(image, alpha)
                 arrays["cutout"] = cutout(foreground, alpha)
@@ -164,7 +170,7 @@ class MattingService:
         except ValueError as exc:  # InputError included: the message says what is wrong
             raise UploadError(400, " ".join(str(exc).split())) from None
         pngs = {kind: encode_png(arrays[kind]) for kind in request.results}
-        height, width = alpha.shape
+        height, width = trimap.shape
         return MatteResult(pngs, seconds, width, height, request.method)
 
     def _background(self, request: MatteRequest) -> tuple[float, float, float] | np.ndarray:
