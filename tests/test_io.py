@@ -394,3 +394,21 @@ def test_list_images_missing_folder(tmp_path: Path) -> None:
     (tmp_path / "file.png").write_bytes(b"x")
     with pytest.raises(InputError, match="not a folder"):
         aio.list_images(tmp_path / "file.png")
+
+
+def test_a_header_beyond_the_pixel_limit_is_one_error_without_pil_s_warning(
+        tmp_path: Path) -> None:
+    """A BMP header declaring 9500x9500 (PIL warns above 89.5 M pixels): one InputError,
+    no DecompressionBombWarning (the CLI would print it as an extra line)."""
+    import struct
+    import warnings
+
+    width = height = 9500
+    info = struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 2835, 2835, 0, 0)
+    header = b"BM" + struct.pack("<IHHI", 54, 0, 0, 54) + info
+    path = tmp_path / "huge.bmp"
+    path.write_bytes(header)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(aio.InputError, match="pixels, more than"):
+            aio.read_image(path)

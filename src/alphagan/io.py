@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import warnings
 from pathlib import Path
 
 import cv2
@@ -253,7 +254,11 @@ def _png_size(data: bytes) -> tuple[int, int]:
 
 
 def _decode_with_pil(data: bytes, name: str, keep_alpha: bool = False) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as opened:
+    with warnings.catch_warnings():
+        # PIL warns about sizes near its limit; _check_pixels below refuses them in one line
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        opened = Image.open(io.BytesIO(data))
+    with opened:
         # Image.open has parsed only the header: check the size before load() decodes.
         _check_pixels(name, *opened.size)
         opened.load()
