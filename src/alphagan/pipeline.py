@@ -154,8 +154,8 @@ def check_not_inputs(
         if given is None:
             continue
         try:
-            inputs[given.resolve()] = given
-        except (RuntimeError, OSError):
+            inputs[resolved(given)] = given
+        except InputError:
             # A link loop cannot be an output's target; reading it fails, for that file alone
             # (a folder run goes on and lists it).
             continue

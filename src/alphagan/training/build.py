@@ -10,7 +10,12 @@ import torch
 from torch import nn
 
 from alphagan.errors import InputError
-from alphagan.models import AlphaGANGenerator, PatchDiscriminator, load_backbone_weights
+from alphagan.models import (
+    AlphaGANGenerator,
+    GeneratorEnsemble,
+    PatchDiscriminator,
+    load_backbone_weights,
+)
 from alphagan.training.config import ModelConfig, OptimConfig
 
 __all__ = ["build_models", "build_optimizers", "build_schedulers", "init_models", "lr_factor"]
@@ -47,7 +52,7 @@ def init_models(generator: nn.Module, discriminator: nn.Module, path: str) -> st
         raise InputError(f"{file}: init_from: no such file")
     if file.suffix == ".safetensors":
         model = load_model(file)
-        if hasattr(model, "members"):  # a GeneratorEnsemble
+        if isinstance(model, GeneratorEnsemble):
             raise InputError(f"{file}: init_from: an ensemble of {len(model.members)} "
                              f"generators; give one member's file")
         states = {"generator": model.state_dict()}

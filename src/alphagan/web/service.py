@@ -154,13 +154,10 @@ class MattingService:
                           else None)
             arrays: dict[str, np.ndarray] = {"trimap": trimap_to_uint8(trimap)}
             start = time.perf_counter()
-            if set(request.results) == {"trimap"}:
-                # only the trimap (from a mask) was asked for: no matting, as the CLI's
-                # --outputs trimap
-                alpha = None
-            else:
-                alpha = matte(image, trimap, model=self.model, method=request.method)
-                arrays["alpha"] = alpha
+            # a trimap alone needs no matting (as the CLI's --outputs trimap)
+            if set(request.results) != {"trimap"}:
+                arrays["alpha"] = alpha = matte(image, trimap, model=self.model,
+                                                method=request.method)
             seconds = time.perf_counter() - start
             if {"cutout", "composite"} & set(request.results):
                 foreground = estimate_foreground(image, alpha)

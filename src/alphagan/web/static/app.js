@@ -264,26 +264,18 @@ function trimapBlob() {
   return new Promise((resolve) => canvas.toBlob(resolve, "image/png"));
 }
 
-// [width, height] of an image file the browser can decode, else null (TIFF and the like).
-async function imageSize(blob) {
-  try {
-    const bitmap = await createImageBitmap(blob);
-    return [bitmap.width, bitmap.height];
-  } catch (_) {
-    return null;
-  }
-}
-
-// A trimap PNG from the server (an example's) into the painting buffer.
-// Returns whether it was loaded (the browser decodes it and it has the photo's size).
+// A trimap PNG (an example's from the server, or the user's file) into the painting buffer
+// when it has the photo's size. Returns its [width, height], loaded or not, or null when the
+// browser cannot decode it (TIFF and the like: the server still reads the file itself).
 async function loadTrimap(blob) {
   let bitmap;
   try {
     bitmap = await createImageBitmap(blob);
   } catch (_) {
-    return false;  // TIFF and the like: the server still reads the file itself
+    return null;
   }
-  if (bitmap.width !== state.width || bitmap.height !== state.height) return false;
+  const size = [bitmap.width, bitmap.height];
+  if (bitmap.width !== state.width || bitmap.height !== state.height) return size;
   rememberForUndo();
   const canvas = document.createElement("canvas");
   canvas.width = bitmap.width; canvas.height = bitmap.height;
@@ -295,7 +287,7 @@ async function loadTrimap(blob) {
     state.trimap[i] = v < 64 ? BG : v > 191 ? FG : UNKNOWN;
   }
   render(0, 0, state.width, state.height);
-  return true;
+  return size;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -434,12 +426,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("trimap-file").addEventListener("change", async () => {
     const file = $("trimap-file").files[0];
     clearError();
-    state.fileTrimapShown = Boolean(file && state.trimap && await loadTrimap(file));
+    const size = file && state.trimap ? await loadTrimap(file) : null;
+    state.fileTrimapShown = Boolean(size && size[0] === state.width && size[1] === state.height);
     render(0, 0, state.width, state.height);
-    if (state.fileTrimapShown) setStatus("trimap shown on the photo; Paint mode edits it");
-    // Said at once, not after "Make the matte": the server would refuse it anyway.
-    const size = file && state.trimap && !state.fileTrimapShown && await imageSize(file);
-    if (size && (size[0] !== state.width || size[1] !== state.height)) {
+    if (state.fileTrimapShown) {
+      setStatus("trimap shown on the photo; Paint mode edits it");
+    } else if (size) {
+      // Said at once, not after "Make the matte": the server would refuse it anyway.
       showError(`${file.name}: the trimap is ${size[0]}x${size[1]} but the photo is ` +
                 `${state.width}x${state.height}; a trimap must have the photo's size`);
     }
