@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,23 +54,37 @@ from alphagan.metrics import compute_all
 from alphagan.trimap import read_trimap
 from benchmarks.crossval import FOLDS, ROOT
 
-__all__ = ["blend_rows", "nested_choice", "mean_rows"]
+__all__ = ["Case", "blend_rows", "cached_cases", "nested_choice", "mean_rows"]
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SCORED = ("sad", "mse", "grad", "conn")
 Rows = dict[int, dict[float, list[dict[str, float]]]]  # fold -> weight -> one row per case
 
 
-def blend_rows(work: Path, name: str | Sequence[str], weights: Sequence[float] = WEIGHTS,
-               clip: bool = False) -> Rows:
-    """Metrics of every blend weight on every case (fold x scene x trimap set); with ``clip``
-    the network's matte is first clamped to [min, max] of the cf and knn mattes. Several
-    names: the network's matte is the mean of those runs' (each clamped first)."""
+@dataclass(frozen=True)
+class Case:
+    """One scored case of the crossval cache: fold ``fold``, its scene ``stem`` under
+    ``trimap_set``; the network's matte (several runs: the mean, each clamped first with
+    ``clip``), the cf and knn mattes, the ground truth and the trimap (HxW float32)."""
+
+    fold: int
+    trimap_set: str
+    stem: str
+    network: np.ndarray
+    cf: np.ndarray
+    knn: np.ndarray
+    gt: np.ndarray
+    trimap: np.ndarray
+
+
+def cached_cases(work: Path, name: str | Sequence[str], clip: bool = False) -> Iterator[Case]:
+    """Every case (fold x trimap set x scene) of recipe(s) ``name`` in the crossval cache
+    ``work``; with ``clip`` each run's matte is clamped to [min, max] of the cf and knn mattes
+    before the mean of the runs. ``SystemExit`` naming the missing file and the command that
+    makes it."""
     names = [name] if isinstance(name, str) else list(name)
-    rows: Rows = {}
     for k, scenes in enumerate(FOLDS):
         classical = work / "classical" / f"fold{k}"
-        rows[k] = {w: [] for w in weights}
         for trimap_set in ("Trimap1", "Trimap2"):
             inputs = classical / "inputs" / trimap_set
             for stem in scenes:
@@ -83,17 +98,27 @@ def blend_rows(work: Path, name: str | Sequence[str], weights: Sequence[float] =
 
                 cf = matte(classical / "out" / trimap_set / "cf")
                 knn = matte(classical / "out" / trimap_set / "knn")
-                prior_mean = 0.5 * (cf + knn)
                 networks = [matte(work / n / f"fold{k}" / "out" / trimap_set / "alphagan", n)
                             for n in names]
                 if clip:
                     networks = [np.clip(n, np.minimum(cf, knn), np.maximum(cf, knn))
                                 for n in networks]
-                network = np.mean(networks, axis=0)
-                gt = read_alpha(inputs / "gt" / f"{stem}.png")
-                trimap = read_trimap(inputs / "trimaps" / f"{stem}.png")
-                for w in weights:
-                    rows[k][w].append(compute_all(w * network + (1 - w) * prior_mean, gt, trimap))
+                yield Case(k, trimap_set, stem, np.mean(networks, axis=0), cf, knn,
+                           read_alpha(inputs / "gt" / f"{stem}.png"),
+                           read_trimap(inputs / "trimaps" / f"{stem}.png"))
+
+
+def blend_rows(work: Path, name: str | Sequence[str], weights: Sequence[float] = WEIGHTS,
+               clip: bool = False) -> Rows:
+    """Metrics of every blend weight on every case (fold x scene x trimap set); with ``clip``
+    the network's matte is first clamped to [min, max] of the cf and knn mattes. Several
+    names: the network's matte is the mean of those runs' (each clamped first)."""
+    rows: Rows = {k: {w: [] for w in weights} for k in range(len(FOLDS))}
+    for case in cached_cases(work, name, clip):
+        prior_mean = 0.5 * (case.cf + case.knn)
+        for w in weights:
+            rows[case.fold][w].append(
+                compute_all(w * case.network + (1 - w) * prior_mean, case.gt, case.trimap))
     return rows
 
 
