@@ -9,7 +9,8 @@ alphamatting.com scenes in ``../shared/data/alphamatting`` are split into 3 fixe
 2. the recipe (``--config`` plus ``--set`` overrides) trains from scratch with the fold's
    scenes excluded everywhere: their photos (``exclude`` of every alphamatting source), their
    alpha shapes (step 1), the foreground cache (a folder of the fold's own), no validation
-   set and no ``model.init_from`` (both could carry the scored scenes into the choice);
+   set and no ``model.init_from`` (both could carry the scored scenes into the choice) but
+   ``--init-from NAME``, the same fold's run of recipe NAME, for a fine-tuning recipe;
 3. the checkpoint scored is fixed in advance: the run's final ``generator.safetensors`` (its
    weight average when the recipe sets ``ema_decay``), never one picked by a score;
 4. the fold's scenes are matted with ``alphagan predict`` (its defaults) and the classical
@@ -89,6 +90,11 @@ def fold_config(base: dict[str, Any], scenes: tuple[str, ...], *, synth_dir: Pat
                 source[key] = absolute(source[key])
         sources.append(source)
     data["train"] = sources
+    # real photos (data.photos) are alphamatting scenes too: the fold's are excluded
+    data["photos"] = [{**photo, "exclude": list(scenes), "root": absolute(photo["root"])}
+                      for photo in data.get("photos", [])]
+    if not data["photos"]:
+        del data["photos"]
     data["backgrounds"] = [absolute(b) for b in data.get("backgrounds", [])]
     data["val"] = None
     data["fg_cache_dir"] = str(cache_dir)
@@ -108,10 +114,13 @@ def _cli(*args: str) -> None:
 
 
 def train_fold(base: dict[str, Any], base_dir: Path, k: int, work: Path, *, steps: int | None,
-               overrides: list[str], synth_count: int, shared: Path) -> Path:
+               overrides: list[str], synth_count: int, shared: Path,
+               init_from: str | None = None) -> Path:
     """Train the recipe without fold ``k``'s scenes; returns the generator file to score.
 
     The procedural set depends only on (fold, count) and is shared by recipes in ``shared``.
+    ``init_from``: a fine-tuning recipe starts from the final checkpoint (G and D) of this
+    recipe's run on the same fold (trained without the fold's scenes too).
     """
     scenes = FOLDS[k]
     fold_dir = work / f"fold{k}"
@@ -122,6 +131,12 @@ def train_fold(base: dict[str, Any], base_dir: Path, k: int, work: Path, *, step
              "--alpha-shapes", str(ALPHA_SHAPES), "--exclude", ",".join(scenes))
     config = fold_config(base, scenes, synth_dir=synth_dir, cache_dir=fold_dir / "fg_cache",
                          steps=steps, base_dir=base_dir)
+    if init_from is not None:
+        start = shared / init_from / f"fold{k}" / "run" / "checkpoints" / "latest.pt"
+        if not (shared / init_from / f"fold{k}" / "trained").exists() or not start.is_file():
+            raise SystemExit(f"{start}: no finished run of --init-from {init_from} on fold "
+                             f"{k}; cross-validate that recipe first")
+        config["model"]["init_from"] = str(start)
     fold_dir.mkdir(parents=True, exist_ok=True)
     config_path = fold_dir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -211,6 +226,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--synth-count", type=int, default=300,
                         help="procedural foregrounds per fold (0: the recipe uses none)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "crossval")
+    parser.add_argument("--init-from", metavar="NAME",
+                        help="fine-tune: each fold starts from the final checkpoint of the "
+                             "crossval recipe NAME on that fold (never from one that saw it)")
     parser.add_argument("--threads", type=int)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
                         "crossval.json")
@@ -225,7 +243,8 @@ def main(argv: list[str] | None = None) -> None:
         checkpoint = None
         if any(m.startswith("alphagan") for m in methods):
             checkpoint = train_fold(base, ROOT, k, work, steps=args.steps, overrides=args.set,
-                                    synth_count=args.synth_count, shared=args.work)
+                                    synth_count=args.synth_count, shared=args.work,
+                                    init_from=args.init_from)
         results = score_fold(k, methods, checkpoint, work, args.work, args.threads)
         folds.append({"fold": k, "scenes": list(FOLDS[k]), "results": results})
         print(f"fold {k} ({', '.join(FOLDS[k])}):\n"
@@ -235,7 +254,8 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "recipe": args.name, "config": str(args.config), "overrides": args.set,
-        "steps": args.steps, "checkpoint_rule": "final generator.safetensors",
+        "steps": args.steps, "init_from": args.init_from,
+        "checkpoint_rule": "final generator.safetensors",
         "folds": folds, "mean": summary,
     }, indent=2) + "\n")
 

@@ -92,3 +92,16 @@ def test_one_fold_end_to_end(tmp_path: Path) -> None:
         main(["--config", str(ROOT / "configs" / "tiny.yaml"), "--steps", "3", "--folds", "0",
               "--methods", "alphagan", "--synth-count", "0", "--work", str(tmp_path / "work"),
               "--name", "tiny", "--out", str(out)])
+
+
+def test_fold_config_keeps_the_fold_out_of_the_training_photos(tmp_path: Path) -> None:
+    base = yaml.safe_load((ROOT / "configs" / "alphagan_prior_photos.yaml").read_text())
+    derived = fold_config(base, FOLDS[1], synth_dir=tmp_path / "synth",
+                          cache_dir=tmp_path / "cache", steps=None, base_dir=ROOT)
+    path = tmp_path / "fold.yaml"
+    path.write_text(yaml.safe_dump(derived))
+    config = load_config(path)
+    assert [s.trimap_set for s in config.data.photos] == ["Trimap1", "Trimap2"]
+    assert all(set(s.exclude) == set(FOLDS[1]) and Path(s.root).is_absolute()
+               for s in config.data.photos)
+    assert config.data.photo_fraction == 0.5 and config.model.init_from is None

@@ -76,6 +76,13 @@ class DataConfig:
     # its neighbours are as near in space as in the full photos the model is used on.
     # None: pymatting's own normalisation over the crop (the crop is the whole image).
     prior_knn_span: tuple[float, float] | None = None
+    # Real photos with user trimaps (sources read as for validation: photo + alpha + trimap;
+    # one per trimap set) cut into training crops with their priors solved on the whole
+    # photo, as at inference (alphagan.data.photos); a prior model only. photo_fraction of
+    # the samples are such crops, the rest composites.
+    photos: tuple[SourceConfig, ...] = ()
+    photo_fraction: float = 0.0
+    photo_cache_dir: str | None = None  # their solved priors (default ~/.cache/alphagan/photos)
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,8 @@ def resolve_paths(config: TrainConfig, base: Path) -> TrainConfig:
         val=_resolve_source(data.val, base) if data.val else None,
         backgrounds=tuple(_resolve(b, base) for b in data.backgrounds),
         fg_cache_dir=_resolve(data.fg_cache_dir, base) if data.fg_cache_dir else None,
+        photos=tuple(_resolve_source(s, base) for s in data.photos),
+        photo_cache_dir=_resolve(data.photo_cache_dir, base) if data.photo_cache_dir else None,
     )
     model = config.model
     if model.backbone_weights and model.backbone_weights != "imagenet":

@@ -12,7 +12,8 @@ from torch.utils.data import Dataset
 
 from alphagan.data import layouts
 from alphagan.data.composition import CompositionDataset, ForegroundItem
-from alphagan.data.foreground_cache import prepare_foregrounds
+from alphagan.data.foreground_cache import default_cache_dir, prepare_foregrounds
+from alphagan.data.photos import PhotoSet
 from alphagan.data.validation import EvalDataset, EvalItem
 from alphagan.errors import InputError
 from alphagan.prior import compute_prior
@@ -23,6 +24,8 @@ from alphagan.training.sampler import sample_source
 # default "omp" layer then refuses to start (the classical priors are numba code). Its
 # "workqueue" layer is fork-safe; set before numba is first imported.
 os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
+
+_PHOTO_STREAM = 1  # third word of a sample's photo-or-composite seed
 
 __all__ = ["StepIndexedDataset", "train_items", "build_train_set", "build_val_items",
            "load_val_sample"]
@@ -83,7 +86,8 @@ class StepIndexedDataset(Dataset):
     def __init__(self, base: CompositionDataset, seed: int,
                  table: list[int] | None = None, *, prior: str = "none",
                  prior_scale: float = 1.0,
-                 prior_knn_span: tuple[float, float] | None = None) -> None:
+                 prior_knn_span: tuple[float, float] | None = None,
+                 photos: PhotoSet | None = None, photo_fraction: float = 0.0) -> None:
         self.base, self.seed = base, seed
         self.table = table if table is not None else list(range(len(base.items)))
         self.prior, self.prior_scale = prior, prior_scale
@@ -93,11 +97,22 @@ class StepIndexedDataset(Dataset):
                 raise InputError(f"config: data.prior_knn_span must be [low, high] with "
                                  f"0 < low <= high (crop pixels), got {list(prior_knn_span)}")
         self.prior_knn_span = prior_knn_span
+        if not 0 <= photo_fraction <= 1 or (photo_fraction > 0 and photos is None):
+            raise InputError(f"config: data.photo_fraction must be in [0, 1] and needs "
+                             f"data.photos; got {photo_fraction}")
+        self.photos, self.photo_fraction = photos, photo_fraction
 
     def __len__(self) -> int:
         return len(self.table)
 
     def __getitem__(self, virtual_id: int) -> dict[str, torch.Tensor]:
+        if self.photos is not None and self.photo_fraction > 0:
+            # Its own stream: with photo_fraction 0 the composites are those of a run
+            # without photos, sample for sample.
+            photo_rng = np.random.default_rng(
+                np.random.SeedSequence([self.seed, int(virtual_id), _PHOTO_STREAM]))
+            if photo_rng.random() < self.photo_fraction:
+                return self.photos.sample(photo_rng)
         index = self.table[sample_source(int(virtual_id), len(self.table), self.seed)]
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, int(virtual_id)]))
         sample = self.base.sample(index, rng)
@@ -149,8 +164,19 @@ def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True,
                               flip=data.flip, seed=seed, cache_dir=cache,
                               augment=data.augment, augmentation=data.augmentation,
                               partners=table)
+    photos = None
+    if data.photo_fraction > 0:
+        if prior == "none":
+            raise InputError("config: data.photo_fraction > 0 needs a generator with a prior "
+                             "(model.generator.prior: cf or cf+knn)")
+        photo_items = [item for src in data.photos for item in val_items(src)]
+        photos = PhotoSet(photo_items, prior, crop_size=data.crop_size,
+                          crop_choices=data.crop_choices, flip=data.flip,
+                          cache_dir=Path(data.photo_cache_dir) if data.photo_cache_dir
+                          else default_cache_dir().parent / "photos", progress=verbose)
     return StepIndexedDataset(base, seed, table, prior=prior, prior_scale=prior_scale,
-                              prior_knn_span=data.prior_knn_span)
+                              prior_knn_span=data.prior_knn_span, photos=photos,
+                              photo_fraction=data.photo_fraction)
 
 
 def build_val_items(data: DataConfig) -> list[EvalItem]:
