@@ -650,8 +650,14 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     if len(args.models) < 2:
         raise UsageError("give at least two model files")
     check_output_file(args.out, "-o", suffixes=(".safetensors",))
-    if resolved(args.out) in {resolved(resolve_model(m)) for m in args.models}:
+    inputs = [resolved(resolve_model(m)) for m in args.models]
+    if resolved(args.out) in inputs:
         raise UsageError(f"{args.out}: is one of the input models; write to another file")
+    for i, path in enumerate(inputs):
+        if path in inputs[:i]:
+            # the mean of a network and its copy is that network, at twice the cost
+            raise UsageError(f"{args.models[i]}: given twice; an ensemble needs different "
+                             f"networks")
     save_ensemble(args.models, args.out)
     print(f"wrote {args.out} ({len(args.models)} members)")
     return 0

@@ -155,6 +155,10 @@ def test_cli_ensemble_writes_a_loadable_file_and_refuses_bad_calls(
     assert len(err) == 4 and "is a folder" in err[2]
     assert "junk.safetensors: not a safetensors file" in err[-1]
     assert not (tmp_path / "x.safetensors").exists()
+    same = str(Path(paths[0]).parent / "." / Path(paths[0]).name)  # the same file, respelt
+    assert main(["ensemble", paths[0], same, "-o", str(tmp_path / "y.safetensors")]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert not (tmp_path / "y.safetensors").exists()
 
 
 def test_predict_with_an_ensemble_of_one_network_twice_writes_that_networks_alpha(

@@ -80,6 +80,9 @@ def run_serve(args: argparse.Namespace) -> int:
     except InputError as exc:
         sock.close()
         return _fail(str(exc), 1)
+    except BaseException:
+        sock.close()  # any other failure (a bug, Ctrl+C while loading): do not keep the port
+        raise
     name = args.checkpoint or f"{MODEL_NAME} (shipped)"
     limits = Limits(max_bytes=int(args.max_upload_mb * 2**20),
                     max_pixels=int(args.max_megapixels * 1e6))
