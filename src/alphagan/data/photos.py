@@ -30,7 +30,7 @@ import torch
 from alphagan.data.validation import EvalDataset, EvalItem
 from alphagan.errors import InputError
 
-__all__ = ["Photo", "PhotoSet", "photo_cache_key"]
+__all__ = ["Photo", "PhotoSet", "load_photo", "photo_cache_key"]
 
 # bump when what is cached changes meaning
 _CACHE_VERSION = "1"
@@ -75,7 +75,9 @@ def _solve(image: np.ndarray, alpha: np.ndarray, trimap: np.ndarray, prior: str
         np.float32), "prior": np.ascontiguousarray(priors.transpose(1, 2, 0))}
 
 
-def _load(item: EvalItem, prior: str, cache_dir: Path) -> Photo:
+def load_photo(item: EvalItem, prior: str, cache_dir: Path) -> Photo:
+    """One photo with its priors and colours, solved or read from ``cache_dir``; raises
+    ``InputError`` for a trimap without unknown, foreground or background pixels."""
     sample = EvalDataset([item])[0]
     image, alpha, trimap = sample["image"], sample["alpha"], sample["trimap"]
     unknown = np.flatnonzero((trimap > 0) & (trimap < 1))
@@ -130,7 +132,7 @@ class PhotoSet:
         photos = []
         for item in tqdm(items, desc="photo priors", unit="photo", disable=not progress,
                          file=sys.stderr):
-            photos.append(_load(item, prior, Path(cache_dir)))
+            photos.append(load_photo(item, prior, Path(cache_dir)))
         self.photos: tuple[Photo, ...] = tuple(photos)
         self.crop_size = int(crop_size)
         self.crop_choices = tuple(int(c) for c in crop_choices)
