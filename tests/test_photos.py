@@ -148,3 +148,36 @@ def test_training_set_mixes_photos_and_composites(tmp_path: Path) -> None:
         np.testing.assert_array_equal(only[v]["image"].numpy(), mixed[v]["image"].numpy())
     with pytest.raises(InputError, match="photo_fraction"):
         build_train_set(training_data(tmp_path, 0.5), seed=0, verbose=False)  # no prior
+
+
+def test_settings_that_cannot_train_are_refused_before_any_work(tmp_path: Path) -> None:
+    """Checked by ``train`` before the run folder or any data: photo fractions, and one
+    sample per BatchNorm."""
+    import dataclasses
+
+    from alphagan.config import ConfigError
+    from alphagan.training.config import TrainConfig, check_trainable
+    from alphagan.training.loop import train
+
+    base = TrainConfig()
+    data = dataclasses.replace(base.data, photo_fraction=2.0)
+    with pytest.raises(ConfigError, match=r"photo_fraction must be in \[0, 1\], got 2.0"):
+        train(dataclasses.replace(base, data=data, batch_size=2), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    no_photos = dataclasses.replace(base, batch_size=2, data=dataclasses.replace(
+        base.data, photo_fraction=0.5))
+    with pytest.raises(ConfigError, match="needs data.photos"):
+        check_trainable(no_photos)
+    photos = (SourceConfig(layout="folder", image_dir="i", alpha_dir="a", trimap_dir="t"),)
+    no_prior = dataclasses.replace(no_photos, data=dataclasses.replace(
+        no_photos.data, photos=photos))
+    with pytest.raises(ConfigError, match="needs a generator with a prior"):
+        check_trainable(no_prior)
+    one = dataclasses.replace(base, batch_size=1)  # norm: batch by default
+    with pytest.raises(ConfigError, match="batch_size 1 cannot train"):
+        check_trainable(one)
+    pooled = dataclasses.replace(one, model=dataclasses.replace(one.model, sync_batchnorm=True))
+    check_trainable(pooled, world_size=2)  # SyncBatchNorm pools the processes' samples
+    group = dataclasses.replace(one, model=dataclasses.replace(one.model, generator=(
+        dataclasses.replace(one.model.generator, norm="group"))))
+    check_trainable(group)

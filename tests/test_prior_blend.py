@@ -93,7 +93,9 @@ def test_apply_blend_rewrites_the_config_and_keeps_the_tensors(tmp_path: Path) -
     # an ensemble file: every member gets the setting, tensors and metadata kept
     from alphagan.checkpoint import save_ensemble
 
-    ens = save_ensemble([path, path], tmp_path / "ens.safetensors")
+    other = AlphaGANGenerator(loaded.config)  # another network (new random weights)
+    other_path = save_model(other, tmp_path / "m2.safetensors", extra_metadata={"step": "600"})
+    ens = save_ensemble([other_path, path], tmp_path / "ens.safetensors")
     apply_blend(ens, 0.75, clip=False)
     loaded = load_model(ens)
     assert [m.config.prior_blend for m in loaded.members] == [0.75, 0.75]

@@ -131,7 +131,8 @@ def save_ensemble(
     ``prior_clip`` included); the ensemble's alpha is the mean of theirs
     (:class:`~alphagan.models.GeneratorEnsemble`). Each member's own free-form metadata is kept
     as ``member<i>.<key>``. Raises ``InputError`` for a file :func:`load_model` refuses, an
-    ensemble among them, fewer than two files, or configs that differ.
+    ensemble among them, fewer than two files, two with the same weights, or configs that
+    differ.
     """
     generators = []
     extra: dict[str, str] = {}
@@ -142,6 +143,14 @@ def save_ensemble(
         generators.append(model)
         extra.update({f"member{i}.{k}": v
                       for k, v in free_metadata(resolve_model(source)).items()})
+    states = [g.state_dict() for g in generators]
+    for i in range(len(states)):
+        for j in range(i):
+            if states[i].keys() == states[j].keys() and all(
+                    torch.equal(states[i][k], states[j][k]) for k in states[i]):
+                # the mean of a network and its copy is that network, at twice the cost
+                raise InputError(f"{models[i]}: the same weights as {models[j]}; an ensemble "
+                                 f"needs different networks")
     try:
         ensemble = GeneratorEnsemble.of(generators)
     except ValueError as exc:

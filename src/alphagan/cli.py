@@ -51,7 +51,7 @@ EXAMPLES = {
     "train": """examples:
   alphagan train --config configs/alphagan_light.yaml --out runs/light
   alphagan train --out runs/light --resume --steps 20000
-  torchrun --nproc_per_node 2 -m alphagan train --config configs/alphagan.yaml --out runs/p""",
+  torchrun --nproc_per_node 2 -m alphagan train --config configs/alphagan_prior.yaml --out runs/p""",
     "demo": """examples:
   alphagan demo --out demo_out
   alphagan demo --method cf --out demo_cf""",

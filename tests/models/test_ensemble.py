@@ -158,6 +158,10 @@ def test_cli_ensemble_writes_a_loadable_file_and_refuses_bad_calls(
     same = str(Path(paths[0]).parent / "." / Path(paths[0]).name)  # the same file, respelt
     assert main(["ensemble", paths[0], same, "-o", str(tmp_path / "y.safetensors")]) == 2
     assert "given twice" in capsys.readouterr().err
+    copy = tmp_path / "copy.safetensors"  # another file, the same weights
+    copy.write_bytes(Path(paths[0]).read_bytes())
+    assert main(["ensemble", paths[0], str(copy), "-o", str(tmp_path / "y.safetensors")]) == 1
+    assert "the same weights as" in capsys.readouterr().err
     assert not (tmp_path / "y.safetensors").exists()
 
 
@@ -177,7 +181,9 @@ def test_predict_with_an_ensemble_of_one_network_twice_writes_that_networks_alph
     write_png(tmp_path / "img.png", image)
     write_png(tmp_path / "tri.png", trimap)
     light = SHIPPED_MODELS["alphagan-light"]
-    ens = save_ensemble(["alphagan-light", light], tmp_path / "ens.safetensors")
+    # save_ensemble refuses a network twice; the class itself takes it
+    ens = save_model(GeneratorEnsemble.of([load_model("alphagan-light"), load_model(light)]),
+                     tmp_path / "ens.safetensors")
     outs = []
     for i, checkpoint in enumerate([str(light), str(ens)]):
         out = tmp_path / f"a{i}.png"

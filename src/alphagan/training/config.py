@@ -26,6 +26,7 @@ __all__ = [
     "TrainConfig",
     "load_config",
     "resolve_paths",
+    "check_trainable",
 ]
 
 Layout = Literal["comp1k", "distinctions646", "am2k", "p3m10k", "ppm100", "alphamatting", "folder"]
@@ -193,3 +194,25 @@ def load_config(
         raise ConfigError(f"{path}: {exc}") from None  # the message names the file
     return resolve_paths(config, base or Path.cwd())
 
+
+
+def check_trainable(config: TrainConfig, world_size: int = 1) -> None:
+    """Raise ``ConfigError`` for settings that are well typed but cannot train, before any
+    data is prepared: ``data.photo_fraction`` outside [0, 1], photo crops without photos or
+    without a prior, and one sample per BatchNorm (``batch_size`` 1 with ``norm: batch``,
+    unless ``sync_batchnorm`` pools several processes): the ASPP image-pooling branch's
+    BatchNorm would see a single value per channel."""
+    data, generator = config.data, config.model.generator
+    if not 0 <= data.photo_fraction <= 1:
+        raise ConfigError(f"data.photo_fraction must be in [0, 1], got {data.photo_fraction}")
+    if data.photo_fraction > 0 and not data.photos:
+        raise ConfigError("data.photo_fraction > 0 needs data.photos (photo + alpha + trimap "
+                          "sources)")
+    if data.photo_fraction > 0 and generator.prior == "none":
+        raise ConfigError("data.photo_fraction > 0 needs a generator with a prior "
+                          "(model.generator.prior: cf or cf+knn)")
+    pooled = config.model.sync_batchnorm and world_size > 1
+    if config.batch_size == 1 and generator.norm == "batch" and not pooled:
+        raise ConfigError("batch_size 1 cannot train model.generator.norm: batch (its ASPP "
+                          "image-pooling BatchNorm would see one value per channel); use "
+                          "batch_size >= 2 or model.generator.norm: group")

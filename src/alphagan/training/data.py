@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -165,6 +166,9 @@ def build_train_set(data: DataConfig, *, seed: int, verbose: bool = True,
                               augment=data.augment, augmentation=data.augmentation,
                               partners=table)
     photos = None
+    if data.photos and data.photo_fraction == 0 and verbose:
+        print("note: data.photos is set but data.photo_fraction is 0: no photo crops",
+              file=sys.stderr)
     if data.photo_fraction > 0:
         if prior == "none":
             raise InputError("config: data.photo_fraction > 0 needs a generator with a prior "

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -38,7 +39,7 @@ from alphagan.losses import GANLoss, clamp_known
 from alphagan.metrics import compute_all
 from alphagan.training.build import build_models, build_optimizers, build_schedulers
 from alphagan.training.build import init_models
-from alphagan.training.config import TrainConfig
+from alphagan.training.config import TrainConfig, check_trainable
 from alphagan.training.data import build_train_set, build_val_items, load_val_sample
 from alphagan.training.distributed import DistInfo, all_reduce_mean, init_distributed
 from alphagan.training.distributed import shutdown_distributed
@@ -121,6 +122,7 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
     ``RUN/checkpoints/latest.pt`` exactly (same batches, same RNG) when it exists.
     """
     run_dir = Path(run_dir)
+    check_trainable(config, int(os.environ.get("WORLD_SIZE", "1")))
     info, device = init_distributed(config.device)
     try:
         return _train(config, run_dir, resume, progress, info, device)
