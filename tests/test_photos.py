@@ -173,6 +173,10 @@ def test_settings_that_cannot_train_are_refused_before_any_work(tmp_path: Path) 
         no_photos.data, photos=photos))
     with pytest.raises(ConfigError, match="needs a generator with a prior"):
         check_trainable(no_prior)
+    half = dataclasses.replace(no_prior, model=dataclasses.replace(no_prior.model, generator=(
+        dataclasses.replace(no_prior.model.generator, prior="cf", prior_scale=0.5))))
+    with pytest.raises(ConfigError, match="prior_scale 1"):
+        check_trainable(half)
     one = dataclasses.replace(base, batch_size=1)  # norm: batch by default
     with pytest.raises(ConfigError, match="batch_size 1 cannot train"):
         check_trainable(one)

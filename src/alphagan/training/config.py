@@ -198,8 +198,8 @@ def load_config(
 
 def check_trainable(config: TrainConfig, world_size: int = 1) -> None:
     """Raise ``ConfigError`` for settings that are well typed but cannot train, before any
-    data is prepared: ``data.photo_fraction`` outside [0, 1], photo crops without photos or
-    without a prior, and one sample per BatchNorm (``batch_size`` 1 with ``norm: batch``,
+    data is prepared: ``data.photo_fraction`` outside [0, 1], photo crops without photos,
+    without a prior or with a ``prior_scale`` below 1, and one sample per BatchNorm (``batch_size`` 1 with ``norm: batch``,
     unless ``sync_batchnorm`` pools several processes): the ASPP image-pooling branch's
     BatchNorm would see a single value per channel."""
     data, generator = config.data, config.model.generator
@@ -211,6 +211,11 @@ def check_trainable(config: TrainConfig, world_size: int = 1) -> None:
     if data.photo_fraction > 0 and generator.prior == "none":
         raise ConfigError("data.photo_fraction > 0 needs a generator with a prior "
                           "(model.generator.prior: cf or cf+knn)")
+    if data.photo_fraction > 0 and generator.prior_scale != 1:
+        # photo priors are solved once at full size; a smaller solve is not implemented
+        raise ConfigError(f"data.photo_fraction > 0 needs model.generator.prior_scale 1 "
+                          f"(photo priors are solved at full size), got "
+                          f"{generator.prior_scale}")
     pooled = config.model.sync_batchnorm and world_size > 1
     if config.batch_size == 1 and generator.norm == "batch" and not pooled:
         raise ConfigError("batch_size 1 cannot train model.generator.norm: batch (its ASPP "
