@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 import torch
 
+from alphagan.atomic import atomic_path
 from alphagan.data.validation import EvalDataset, EvalItem
 from alphagan.errors import InputError
 
@@ -91,11 +92,9 @@ def load_photo(item: EvalItem, prior: str, cache_dir: Path) -> Photo:
             solved = {key: cached[key] for key in ("fg", "bg", "prior")}
     if solved is None:
         solved = _solve(image, alpha, trimap, prior)
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        # a finished temporary file renamed over the target: concurrent writers are safe
-        temporary = target.with_suffix(f".{id(solved)}.tmp.npz")
-        np.savez(temporary, **solved)
-        temporary.replace(target)
+        # the package's atomic write: concurrent writers are safe, a failed one leaves nothing
+        with atomic_path(target) as temporary, open(temporary, "wb") as file:
+            np.savez(file, **solved)
     return Photo(item.name, image, alpha, trimap, solved["fg"], solved["bg"], solved["prior"],
                  unknown)
 
