@@ -34,6 +34,14 @@ members each clamp before the mean):
 
     python -m benchmarks.prior_blend --clip --ensemble --name prior-full-600 prior-seed1-600
 
+``--choose-clip`` makes the clamp part of the nested choice: each held-out fold gets the
+(clamp on or off, weight) pair with the lowest SAD on the other two folds (ties: clamp on,
+then the larger weight), so whether to clamp is decided by the same cross-validation as the
+weight rather than by looking at both on all folds:
+
+    python -m benchmarks.prior_blend --choose-clip --ensemble --name photos-ft-200 \
+        photos-ft-200-seed1 photos-ft-200-seed2
+
 ``--apply FILE`` then writes into a model file trained on all the scenes (the shipped one)
 the weight with the lowest SAD over all 36 cases, as a step count chosen by the
 cross-validation is used to retrain on everything; its tensors are unchanged.
@@ -58,7 +66,9 @@ __all__ = ["Case", "blend_rows", "cached_cases", "nested_choice", "mean_rows"]
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SCORED = ("sad", "mse", "grad", "conn")
-Rows = dict[int, dict[float, list[dict[str, float]]]]  # fold -> weight -> one row per case
+# fold -> choice -> one row per case; a choice is a weight, or (clip, weight) with --choose-clip
+Choice = float | tuple[bool, float]
+Rows = dict[int, dict[Choice, list[dict[str, float]]]]
 
 
 @dataclass(frozen=True)
@@ -126,9 +136,10 @@ def mean_rows(rows: list[dict[str, float]]) -> dict[str, float]:
     return {m: float(np.mean([r[m] for r in rows])) for m in SCORED}
 
 
-def nested_choice(rows: Rows, metric: str = "sad") -> dict[int, float]:
-    """For each fold, the weight with the lowest mean ``metric`` over the other folds' cases
-    (ties: the larger weight, i.e. more of the network)."""
+def nested_choice(rows: Rows, metric: str = "sad") -> dict[int, Choice]:
+    """For each fold, the choice (weight, or (clip, weight)) with the lowest mean ``metric``
+    over the other folds' cases (ties: the larger weight, i.e. more of the network; with
+    (clip, weight) pairs the clamp first)."""
     chosen = {}
     for k in rows:
         others = [j for j in rows if j != k]
@@ -147,44 +158,65 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--clip", action="store_true",
                         help="clamp the network's matte to the priors' range first (prior_clip)")
+    parser.add_argument("--choose-clip", action="store_true",
+                        help="choose the clamp (on / off) with the weight, per held-out fold")
     parser.add_argument("--ensemble", action="store_true",
                         help="score the mean of the named runs' mattes (an ensemble of their "
                              "networks) instead of pooling them")
     parser.add_argument("--apply", type=Path, metavar="FILE",
                         help="set prior_blend in this model file to the weight chosen on all "
-                             "folds (and prior_clip to --clip)")
+                             "folds (and prior_clip to --clip, or to the clamp chosen on all "
+                             "folds with --choose-clip)")
     args = parser.parse_args(argv)
+    if args.clip and args.choose_clip:
+        parser.error("--clip and --choose-clip exclude each other (--choose-clip tries both)")
     rows: Rows = {}
+    clips = (True, False) if args.choose_clip else (args.clip,)
     # pooled: every fold's cases, once per trained network; or once, for their ensemble
     for name in [args.name] if args.ensemble else args.name:
-        for k, by_weight in blend_rows(args.work, name, clip=args.clip).items():
-            for w, cases in by_weight.items():
-                rows.setdefault(k, {}).setdefault(w, []).extend(cases)
+        for clip in clips:
+            for k, by_weight in blend_rows(args.work, name, clip=clip).items():
+                for w, cases in by_weight.items():
+                    key: Choice = (clip, w) if args.choose_clip else w
+                    rows.setdefault(k, {}).setdefault(key, []).extend(cases)
     chosen = nested_choice(rows)
     held_out = [row for k, w in chosen.items() for row in rows[k][w]]
     nested = mean_rows(held_out)
-    every = {str(w): mean_rows([row for k in rows for row in rows[k][w]]) for w in WEIGHTS}
-    print("weight picked per held-out fold (lowest SAD on the other two):",
-          ", ".join(f"fold {k}: {w}" for k, w in chosen.items()))
+    keys = sorted(rows[0], reverse=True)
+    every = {label(c): mean_rows([row for k in rows for row in rows[k][c]]) for c in keys}
+    print("choice per held-out fold (lowest SAD on the other two):",
+          ", ".join(f"fold {k}: {label(w)}" for k, w in chosen.items()))
     print("| blend | SAD | MSE | Grad | Conn |\n|---|---:|---:|---:|---:|")
     print(f"| nested (held-out folds) | {nested['sad']:.2f} | {nested['mse']:.4f} | "
           f"{nested['grad']:.2f} | {nested['conn']:.2f} |")
     for w, m in every.items():
-        print(f"| w = {w} on all folds (reference) | {m['sad']:.2f} | {m['mse']:.4f} | "
+        print(f"| {w if args.choose_clip else 'w = ' + w} on all folds (reference) | {m['sad']:.2f} | {m['mse']:.4f} | "
               f"{m['grad']:.2f} | {m['conn']:.2f} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        per_fold = {str(k): {"chosen": w, **mean_rows(rows[k][w])} for k, w in chosen.items()}
+        per_fold = {str(k): {"chosen": label(w) if args.choose_clip else w,
+                             **mean_rows(rows[k][w])}
+                    for k, w in chosen.items()}
         recipe = args.name[0] if len(args.name) == 1 else args.name
-        args.out.write_text(json.dumps({"recipe": recipe, "clip": args.clip,
+        clip_field = "chosen per fold" if args.choose_clip else args.clip
+        args.out.write_text(json.dumps({"recipe": recipe, "clip": clip_field,
                                         "ensemble": args.ensemble,
                                         "weights": list(WEIGHTS),
                                         "chosen": per_fold, "nested": nested,
                                         "every_weight_all_folds": every}, indent=2) + "\n")
     if args.apply:
-        weight = min(sorted(WEIGHTS, reverse=True), key=lambda w: every[str(w)]["sad"])
-        apply_blend(args.apply, weight, clip=args.clip)
-        print(f"{args.apply}: prior_blend = {weight}, prior_clip = {args.clip}")
+        best = min(keys, key=lambda c: every[label(c)]["sad"])
+        clip, weight = best if isinstance(best, tuple) else (args.clip, best)
+        apply_blend(args.apply, weight, clip=clip)
+        print(f"{args.apply}: prior_blend = {weight}, prior_clip = {clip}")
+
+
+def label(choice: Choice) -> str:
+    """The JSON key of a choice: ``0.75`` (a weight, as before --choose-clip existed), or
+    ``clamp, w = 0.75`` / ``no clamp, w = 0.75`` for (clip, weight)."""
+    if isinstance(choice, tuple):
+        return f"{'clamp' if choice[0] else 'no clamp'}, w = {choice[1]}"
+    return str(choice)
 
 
 def apply_blend(path: Path, weight: float, clip: bool = False) -> None:

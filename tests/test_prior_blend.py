@@ -159,3 +159,34 @@ def test_an_ensemble_scores_the_mean_of_the_runs_clamped_mattes(tmp_path: Path) 
     assert len(rows[0][1.0]) == 2 * len(FOLDS[0])  # each case once, not once per run
     for metric, value in expected.items():
         assert rows[0][1.0][0][metric] == pytest.approx(value, rel=1e-5, abs=1e-9)
+
+
+def test_choose_clip_picks_clamp_and_weight_on_the_other_folds(tmp_path: Path) -> None:
+    """--choose-clip: each held-out fold is scored with the (clamp, weight) pair that has the
+    lowest mean SAD on the other two folds, recomputed here from blend_rows with and without
+    the clamp."""
+    import json
+
+    from benchmarks.prior_blend import main, mean_rows
+
+    test_blend_rows_score_the_weighted_mean_of_the_cached_mattes(tmp_path, False)  # run "r"
+    by_clip = {c: blend_rows(tmp_path, "r", clip=c) for c in (True, False)}
+    pairs = [(c, w) for c in (True, False) for w in sorted(by_clip[c][0], reverse=True)]
+
+    def sad(folds: list[int], pair: tuple[bool, float]) -> float:
+        return mean_rows([r for j in folds for r in by_clip[pair[0]][j][pair[1]]])["sad"]
+
+    out = tmp_path / "choice.json"
+    main(["--choose-clip", "--name", "r", "--work", str(tmp_path), "--out", str(out)])
+    result = json.loads(out.read_text())
+    held_out = []
+    for k in range(len(FOLDS)):
+        others = [j for j in range(len(FOLDS)) if j != k]
+        best = min(pairs, key=lambda p: sad(others, p))
+        name = f"{'clamp' if best[0] else 'no clamp'}, w = {best[1]}"
+        assert result["chosen"][str(k)]["chosen"] == name
+        held_out += by_clip[best[0]][k][best[1]]
+    assert result["nested"]["sad"] == pytest.approx(mean_rows(held_out)["sad"], rel=1e-9)
+    assert len(result["every_weight_all_folds"]) == 10  # 2 clamps x 5 weights
+    with pytest.raises(SystemExit):  # both flags: a usage error
+        main(["--clip", "--choose-clip", "--name", "r", "--work", str(tmp_path)])
