@@ -191,3 +191,16 @@ def test_trimaps_without_an_image_are_a_note_not_a_failure(pair, tmp_path, capsy
     (images / "c.png").write_bytes(image.read_bytes())  # an image without a trimap
     assert main(args) == 1
     assert "c.png: no trimap named c" in capsys.readouterr().err
+
+
+def test_a_folder_given_as_image_points_to_image_dir(pair, tmp_path, capsys) -> None:
+    """`predict imgs/ trimaps/ -o out` (folders in the one-photo form) names the folder run's
+    flags with the user's own paths, before any model is loaded."""
+    images, trimaps = tmp_path / "imgs", tmp_path / "tris"
+    images.mkdir()
+    trimaps.mkdir()
+    out = tmp_path / "out"
+    assert main(["predict", str(images), str(trimaps), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert not out.exists() and len(err.splitlines()) == 1
+    assert f"--image-dir {images} --trimap-dir {trimaps}" in err

@@ -76,3 +76,24 @@ def test_a_large_pitch_makes_the_neighbours_spatial():
         np.testing.assert_allclose(farthest, kth, rtol=0, atol=1e-9)
     colour = _neighbours(image, (20, 10), (2.0, 0.1))
     assert np.take_along_axis(distance, colour[:, 20:], axis=1).max() > 10
+
+
+def test_operator_applies_the_explicit_system():
+    """The matrix-free product and diagonal the solver uses equal the explicit CSR matrix's
+    (which the test above checks against pymatting's), on a real neighbour table and on a
+    table with repeated pairs."""
+    from alphagan.knn_matting import _neighbours, _operator
+
+    scene = make_example(40, 48, seed=2)
+    flat = scene.trimap.astype(np.float64).ravel()
+    known = (flat >= 0.9) | (flat <= 0.1)
+    rng = np.random.default_rng(0)
+    repeated = np.array([[0, 1, 1], [1, 2, 0], [2, 2, 2]])  # pixel 2 lists itself 3 times
+    for table, mask in ((_neighbours(scene.image.astype(np.float64), (20, 10), (2.0, 0.1)),
+                         known), (repeated, np.array([True, False, False]))):
+        matrix = _system(table, mask, 100.0)
+        apply, diagonal = _operator(table, mask, 100.0)
+        np.testing.assert_allclose(diagonal, matrix.diagonal(), rtol=0, atol=1e-13)
+        for _ in range(3):
+            x = rng.normal(size=table.shape[0])
+            np.testing.assert_allclose(apply(x), matrix @ x, rtol=1e-12, atol=1e-12)

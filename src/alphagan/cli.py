@@ -331,6 +331,12 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         return "give one image and either its trimap or --mask"
     if folder and (args.image_dir is None or (args.trimap_dir is None) == (args.mask_dir is None)):
         return "give --image-dir and either --trimap-dir or --mask-dir"
+    if single and image.is_dir():
+        # the positional form is for one photo; a folder there is the folder run's input
+        other = (f"--trimap-dir {trimap}" if trimap is not None
+                 else f"--mask-dir {args.mask}" if args.mask is not None else "--trimap-dir ...")
+        return (f"{image} is a folder: to matte every image in it use --image-dir {image} "
+                f"{other}")
 
     suffix = args.out.suffix.lower()
     if single and suffix in _UNWRITABLE_SUFFIXES and not args.out.is_dir():
