@@ -51,6 +51,37 @@ def test_full_scale_prior_is_pymattings_solution(scene) -> None:
         assert (prior[k][scene.trimap == 1] == 1).all() and (prior[k][scene.trimap == 0] == 0).all()
 
 
+def test_concurrent_solves_equal_solves_in_turn(scene, monkeypatch) -> None:
+    """predict's concurrent=True (closed-form in a second thread) gives the same bits as
+    solving in turn, and an error in the second thread reaches the caller."""
+    import alphagan.prior as prior_module
+
+    monkeypatch.setattr(prior_module.os, "cpu_count", lambda: 2)  # a 1-core runner too
+    in_turn = compute_prior(scene.image, scene.trimap, "cf+knn")
+    together = compute_prior(scene.image, scene.trimap, "cf+knn", concurrent=True)
+    np.testing.assert_array_equal(together, in_turn)
+
+    def broken(*args, **kwargs):
+        raise ValueError("closed-form failed")
+
+    monkeypatch.setattr(prior_module, "run_solver", broken)
+    with pytest.raises(ValueError, match="closed-form failed"):
+        compute_prior(scene.image, scene.trimap, "cf+knn", concurrent=True)
+
+
+def test_concurrent_solves_need_cores_and_memory(monkeypatch) -> None:
+    import alphagan.prior as prior_module
+
+    both = PRIORS["cf+knn"]
+    monkeypatch.setattr(prior_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(prior_module, "available_memory", lambda: 10 * 2**30)
+    assert prior_module._fits_concurrently(both, 1_000_000)  # (1200 + 3700) B x 1 MP fits
+    assert not prior_module._fits_concurrently(both, 3_000_000)  # 14.7 GB > 80% of 10 GiB
+    assert not prior_module._fits_concurrently(PRIORS["cf"], 1_000)  # nothing to overlap
+    monkeypatch.setattr(prior_module.os, "cpu_count", lambda: 1)
+    assert not prior_module._fits_concurrently(both, 1_000)
+
+
 def test_half_scale_prior_is_close_to_the_truth(scene) -> None:
     # an independent answer: the procedural scene's own alpha
     prior = compute_prior(scene.image, scene.trimap, "cf", scale=0.5)

@@ -260,7 +260,7 @@ def model_prior(model: nn.Module, image: np.ndarray, trimap: np.ndarray) -> np.n
     name = getattr(config, "prior", "none")
     if name == "none":
         return None
-    return compute_prior(image, trimap, name, config.prior_scale, strict=True)
+    return compute_prior(image, trimap, name, config.prior_scale, strict=True, concurrent=True)
 
 
 def _predict(

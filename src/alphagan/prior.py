@@ -21,6 +21,9 @@ MODEL_CARD.md).
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 
@@ -85,7 +88,8 @@ def solve_scale(shape: tuple[int, int], name: str, scale: float,
 
 def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
                   scale: float = 1.0, *, strict: bool = False,
-                  knn_pixel_pitch: float | None = None) -> np.ndarray:
+                  knn_pixel_pitch: float | None = None,
+                  concurrent: bool = False) -> np.ndarray:
     """The prior alphas of one image: (K, H, W) float32 in [0, 1], K = ``prior_channels(name)``.
 
     Args:
@@ -105,6 +109,11 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     instead raises ``TrimapError`` (an ``InputError``) for a trimap with unknown pixels but
     no known foreground or no known background: the priors, and so the model, would be a
     constant there.
+
+    ``concurrent=True`` (what prediction uses) solves closed-form in a second thread while
+    KNN runs, where the machine has more than one core and memory for both at once: their
+    numba kernels release the GIL, and the result is the same as solving them in turn.
+    Training leaves it off (its data workers already fill the cores).
     """
     check_prior(name, scale)
     height, width = trimap.shape
@@ -130,18 +139,39 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
                 and unknown_mask(small_trimap).any()):
             small_image, small_trimap = image, trimap  # a label vanished: solve at full size
     clipped = np.clip(small_image, 0.0, 1.0)
-    for k, solver in enumerate(solvers):
+
+    def solve(solver: str) -> np.ndarray:
         if solver == "estimate_alpha_knn":  # the same alphas as pymatting's, sooner
             with solver_errors(solver, small_trimap.shape):
                 # a downscaled solve's pixel stands for width / small width of the image's
                 pitch = (None if knn_pixel_pitch is None
                          else knn_pixel_pitch * width / small_trimap.shape[1])
-                alpha = estimate_alpha_knn(clipped.astype(np.float64),
-                                           small_trimap.astype(np.float64),
-                                           pixel_pitch=pitch).astype(np.float32)
-        else:
-            alpha = run_solver(solver, clipped, small_trimap).astype(np.float32)
+                return estimate_alpha_knn(clipped.astype(np.float64),
+                                          small_trimap.astype(np.float64),
+                                          pixel_pitch=pitch).astype(np.float32)
+        return run_solver(solver, clipped, small_trimap).astype(np.float32)
+
+    if concurrent and _fits_concurrently(solvers, small_trimap.size):
+        # the last solver (KNN, whose k-d tree search is numba-parallel) stays in this thread:
+        # numba's default threading layer must not launch parallel kernels from two threads
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            others = [pool.submit(solve, solver) for solver in solvers[:-1]]
+            last = solve(solvers[-1])
+            alphas = [future.result() for future in others] + [last]
+    else:
+        alphas = [solve(solver) for solver in solvers]
+    for k, alpha in enumerate(alphas):
         if alpha.shape != (height, width):
             alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
         out[k] = clamp_to_trimap(np.clip(alpha, 0.0, 1.0), trimap)
     return out
+
+
+def _fits_concurrently(solvers: tuple[str, ...], pixels: int) -> bool:
+    """Whether solving ``solvers`` at once on ``pixels`` pixels is worth it (more than one
+    core) and fits (the solvers' peak memory summed, within 80% of what is available)."""
+    if len(solvers) < 2 or (os.cpu_count() or 1) < 2:
+        return False
+    available = available_memory()
+    need = sum(BASELINE_BYTES_PER_PIXEL[SOLVER_METHODS[s]] for s in solvers) * pixels
+    return available is None or need <= 0.8 * available
