@@ -70,18 +70,19 @@ def test_a_large_pitch_makes_the_neighbours_spatial():
     rows, cols = np.divmod(np.arange(1600), 40)
     distance = np.hypot(rows[:, None] - rows, cols[:, None] - cols)  # (N, N) in pixels
     spatial = _neighbours(image, (20, 10), (2.0, 0.1), pixel_pitch=100.0)
-    for found, k in ((spatial[:, :20], 20), (spatial[:, 20:], 10)):
+    assert [t.shape for t in spatial] == [(1600, 20), (1600, 10)]
+    for found, k in ((spatial[0], 20), (spatial[1], 10)):
         kth = np.sort(distance, axis=1)[:, k - 1]
         farthest = np.take_along_axis(distance, found, axis=1).max(axis=1)
         np.testing.assert_allclose(farthest, kth, rtol=0, atol=1e-9)
     colour = _neighbours(image, (20, 10), (2.0, 0.1))
-    assert np.take_along_axis(distance, colour[:, 20:], axis=1).max() > 10
+    assert np.take_along_axis(distance, colour[1], axis=1).max() > 10
 
 
 def test_operator_applies_the_explicit_system():
     """The matrix-free product and diagonal the solver uses equal the explicit CSR matrix's
     (which the test above checks against pymatting's), on a real neighbour table and on a
-    table with repeated pairs."""
+    table with repeated pairs; the two searches' tables given apart or as one."""
     from alphagan.knn_matting import _neighbours, _operator
 
     scene = make_example(40, 48, seed=2)
@@ -89,11 +90,12 @@ def test_operator_applies_the_explicit_system():
     known = (flat >= 0.9) | (flat <= 0.1)
     rng = np.random.default_rng(0)
     repeated = np.array([[0, 1, 1], [1, 2, 0], [2, 2, 2]])  # pixel 2 lists itself 3 times
-    for table, mask in ((_neighbours(scene.image.astype(np.float64), (20, 10), (2.0, 0.1)),
-                         known), (repeated, np.array([True, False, False]))):
+    searches = _neighbours(scene.image.astype(np.float64), (20, 10), (2.0, 0.1))
+    for table, mask in ((searches, known), (np.concatenate(searches, axis=1), known),
+                        (repeated, np.array([True, False, False]))):
         matrix = _system(table, mask, 100.0)
         apply, diagonal = _operator(table, mask, 100.0)
         np.testing.assert_allclose(diagonal, matrix.diagonal(), rtol=0, atol=1e-13)
         for _ in range(3):
-            x = rng.normal(size=table.shape[0])
+            x = rng.normal(size=mask.size)
             np.testing.assert_allclose(apply(x), matrix @ x, rtol=1e-12, atol=1e-12)

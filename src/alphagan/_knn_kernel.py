@@ -11,11 +11,10 @@ import numpy as np
 
 @numba.njit(cache=True, nogil=True)
 def symmetric_counts(neighbours: np.ndarray, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """``out = (S + S^T) x`` for ``S[i, j]`` = how often j is listed in row i of the (N, K)
+    """``out += (S + S^T) x`` for ``S[i, j]`` = how often j is listed in row i of the (N, K)
     neighbour table, in one pass over the table: row i gathers ``x`` at its neighbours, and
     each neighbour j receives ``x[i]`` (row j of ``S^T``). Returns ``out`` (N,) float64."""
     count, k = neighbours.shape
-    out[:] = 0.0
     for i in range(count):
         gathered = 0.0
         for c in range(k):

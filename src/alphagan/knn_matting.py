@@ -30,10 +30,11 @@ __all__ = ["estimate_alpha_knn"]
 
 def _neighbours(image: np.ndarray, n_neighbors: tuple[int, ...],
                 distance_weights: tuple[float, ...],
-                pixel_pitch: float | None = None) -> np.ndarray:
-    """(H*W, sum(n_neighbors)) int64 indices of each pixel's nearest neighbours (itself
-    included), one k-d tree search per (k, weight) pair, features built as pymatting does
-    (``pixel_pitch``: see :func:`estimate_alpha_knn`)."""
+                pixel_pitch: float | None = None) -> list[np.ndarray]:
+    """One (H*W, k) int64 table per (k, weight) pair: the indices of each pixel's k nearest
+    neighbours (itself included) from one k-d tree search, features built as pymatting does
+    (``pixel_pitch``: see :func:`estimate_alpha_knn`). Kept apart, not concatenated: a
+    100 MB copy cost over a second on the 2-core machine."""
     from pymatting.util.kdtree import knn  # numba: imported only when a solve runs
 
     height, width = image.shape[:2]
@@ -49,15 +50,21 @@ def _neighbours(image: np.ndarray, n_neighbors: tuple[int, ...],
     for k, weight in zip(n_neighbors, distance_weights):
         features = np.stack([red, green, blue, weight * x, weight * y], axis=1,
                             out=np.zeros((count, 5), dtype=np.float32))
-        found.append(knn(features, features, k=k)[1])
-    return np.concatenate(found, axis=1).astype(np.int64, copy=False)
+        found.append(np.ascontiguousarray(knn(features, features, k=k)[1], np.int64))
+    return found
 
 
-def _system(neighbours: np.ndarray, known: np.ndarray,
+def _table(neighbours: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """One (N, K) table from :func:`_neighbours`' list (or a table as it is)."""
+    return np.concatenate(neighbours, axis=1) if isinstance(neighbours, list) else neighbours
+
+
+def _system(neighbours: np.ndarray | list[np.ndarray], known: np.ndarray,
             lambda_value: float) -> scipy.sparse.csr_matrix:
     """``L + lambda C`` in CSR from the (N, K) neighbour table and the (N,) known mask: the
     explicit matrix, equal entry by entry to pymatting's; the solver uses :func:`_operator`,
     which applies the same matrix without forming it (the tests compare the two)."""
+    neighbours = _table(neighbours)
     count, k = neighbours.shape
     columns = neighbours.ravel()
     pairs = scipy.sparse.csr_matrix(
@@ -74,8 +81,8 @@ def _system(neighbours: np.ndarray, known: np.ndarray,
     return weights
 
 
-def _operator(neighbours: np.ndarray, known: np.ndarray, lambda_value: float
-              ) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]:
+def _operator(neighbours: np.ndarray | list[np.ndarray], known: np.ndarray,
+              lambda_value: float) -> tuple[Callable[[np.ndarray], np.ndarray], np.ndarray]:
     """``x -> (L + lambda C) x`` without forming ``W = S + S^T``, and the system's diagonal.
 
     Forming ``W`` in CSR (a transpose and a sum over ~12 M entries at 800x500) allocates
@@ -86,19 +93,26 @@ def _operator(neighbours: np.ndarray, known: np.ndarray, lambda_value: float
     """
     from alphagan._knn_kernel import symmetric_counts
 
-    count, k = neighbours.shape
-    inverse_row_sums = 1.0 / (k + np.bincount(neighbours.ravel(), minlength=count))
+    tables = [np.ascontiguousarray(t) for t in
+              (neighbours if isinstance(neighbours, list) else [neighbours])]
+    count = tables[0].shape[0]
+    # row i of S + S^T: its K entries, plus how often i is listed by other rows
+    row_sums = sum(t.shape[1] + np.bincount(t.ravel(), minlength=count) for t in tables)
+    inverse_row_sums = 1.0 / row_sums
     constraints = lambda_value * known
     # W's diagonal is 2 S_ii: S_ii counts the searches that list the pixel among its own
     # neighbours (each does: it is its own nearest neighbour)
-    self_counts = (neighbours == np.arange(count)[:, None]).sum(axis=1)
+    pixels = np.arange(count)[:, None]
+    self_counts = sum((t == pixels).sum(axis=1) for t in tables)
     diagonal = 1.0 - 2.0 * self_counts * inverse_row_sums + constraints
-    table = np.ascontiguousarray(neighbours)
     scratch = np.empty(count)
 
     def apply(x: np.ndarray) -> np.ndarray:
-        weighted = symmetric_counts(table, np.ascontiguousarray(x, np.float64), scratch)
-        return x + constraints * x - weighted * inverse_row_sums
+        x = np.ascontiguousarray(x, np.float64)
+        scratch[:] = 0.0
+        for table in tables:
+            symmetric_counts(table, x, scratch)  # adds (S_t + S_t^T) x
+        return x + constraints * x - scratch * inverse_row_sums
 
     return apply, diagonal
 
