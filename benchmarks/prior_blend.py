@@ -43,7 +43,7 @@ weight rather than by looking at both on all folds:
         photos-ft-200-seed1 photos-ft-200-seed2
 
 ``--apply FILE`` then writes into a model file trained on all the scenes (the shipped one)
-the weight with the lowest SAD over all 36 cases, as a step count chosen by the
+the weight (with ``--choose-clip`` the clamp and weight) with the lowest SAD over all 36 cases, as a step count chosen by the
 cross-validation is used to retrain on everything; its tensors are unchanged.
 """
 

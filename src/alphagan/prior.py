@@ -3,8 +3,8 @@
 Cho, Tai and Kweon (ECCV 2016, "Natural Image Matting Using Deep Convolutional Neural
 Networks") gave a CNN the closed-form and KNN alphas next to the image and beat both on
 alphamatting.com with training data of our size. Here the priors are solved by pymatting
-(Levin et al. 2008, Chen et al. 2013; KNN through :mod:`alphagan.knn_matting`, the same
-alphas assembled faster) at ``scale`` of the input's size (1 by default; at most
+(Levin et al. 2008, Chen et al. 2013; KNN through :mod:`alphagan.knn_matting`, pymatting's
+alphas to 1e-14 without forming its matrix) at ``scale`` of the input's size (1 by default; at most
 :data:`PRIOR_MAX_PIXELS`) and upsampled bilinearly. A smaller scale is much cheaper, but in
 the cross-validation (MODEL_CARD.md) a network trained on half-size priors did not recover
 what the smaller solve loses: the shipped model solves them at full size.
@@ -14,9 +14,9 @@ correction``) or a per-pixel convex combination ``softmax(head) . priors`` (``ga
 starts at zero, so an untrained network returns the priors' mean (which alone is better than
 either prior on the cross-validated alphamatting scenes) and training learns the correction
 or the choice. At inference ``GeneratorConfig.prior_clip`` can clamp a correction to the
-priors' range and ``prior_blend`` mix part of their mean back in; the shipped model's values
-were chosen by nested cross-validation over two training seeds (``benchmarks.prior_blend``,
-MODEL_CARD.md).
+priors' range and ``prior_blend`` mix part of their mean back in; the shipped ensemble's
+values (no clamp, blend 1) were chosen by nested cross-validation over three fine-tuned
+seeds, the clamp part of the choice (``benchmarks.prior_blend --choose-clip``, MODEL_CARD.md).
 """
 
 from __future__ import annotations

@@ -86,7 +86,8 @@ class GeneratorConfig:
     prior_blend: float = 1.0
     # In eval mode only, before the blend: clamp the network's alpha, pixel by pixel, to the
     # range the priors span [min, max] (a trained "correction" head can leave it; the gate
-    # never does). Chosen like prior_blend, by nested cross-validation (benchmarks.prior_blend).
+    # never does). Chosen with prior_blend by nested cross-validation (benchmarks.prior_blend
+    # --choose-clip); off in the shipped file since session 10.
     prior_clip: bool = False
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
