@@ -43,8 +43,9 @@ weight rather than by looking at both on all folds:
         photos-ft-200-seed1 photos-ft-200-seed2
 
 ``--apply FILE`` then writes into a model file trained on all the scenes (the shipped one)
-the weight (with ``--choose-clip`` the clamp and weight) with the lowest SAD over all 36 cases, as a step count chosen by the
-cross-validation is used to retrain on everything; its tensors are unchanged.
+the weight (with ``--choose-clip`` the clamp and weight) with the lowest SAD over all 36
+cases, as a step count chosen by the cross-validation is used to retrain on everything; its
+tensors are unchanged.
 """
 
 from __future__ import annotations
@@ -190,7 +191,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| nested (held-out folds) | {nested['sad']:.2f} | {nested['mse']:.4f} | "
           f"{nested['grad']:.2f} | {nested['conn']:.2f} |")
     for w, m in every.items():
-        print(f"| {w if args.choose_clip else 'w = ' + w} on all folds (reference) | {m['sad']:.2f} | {m['mse']:.4f} | "
+        name = w if args.choose_clip else f"w = {w}"
+        print(f"| {name} on all folds (reference) | {m['sad']:.2f} | {m['mse']:.4f} | "
               f"{m['grad']:.2f} | {m['conn']:.2f} |")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
