@@ -155,8 +155,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", nargs="+", default=["prior-full-600"],
                         help="the crossval recipe's name; several (the same recipe trained "
                              "with other seeds) are pooled: each case counts once per name")
-    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "crossval")
-    parser.add_argument("--out", type=Path)
+    parser.add_argument("--work", type=Path, default=ROOT / "runs" / "crossval",
+                        help="benchmarks.crossval's cache of mattes (default: %(default)s)")
+    parser.add_argument("--out", type=Path, help="write the table and choices as JSON here")
     parser.add_argument("--clip", action="store_true",
                         help="clamp the network's matte to the priors' range first (prior_clip)")
     parser.add_argument("--choose-clip", action="store_true",

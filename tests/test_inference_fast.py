@@ -397,3 +397,20 @@ def test_flip_tta_is_the_mean_of_both_passes_and_mirror_equivariant(
     assert set(np.unique(flip[trimap != 0.5])) <= {0.0, 1.0}  # known pixels stay exact
     with pytest.raises(ValueError, match="tta"):
         plain_predict(tiny, image, trimap, tta="rotate")
+
+
+def test_one_model_from_several_threads_gives_single_thread_answers(tiny) -> None:
+    """predict_alpha with the package defaults (crop to the unknown region, so the whole
+    image's pooled mean is computed through a hook on the shared model; tiles, flip TTA) from
+    4 threads at once on different scenes: every answer equals the same call made alone (a
+    new-user trial saw the hook of one thread stop another thread's forward)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    scenes = [scene_with_box(320, 400, (60 + 8 * k, 260, 80, 320), seed=k) for k in range(4)]
+    options = {"tile": 128, "overlap": 32}
+    alone = [predict_alpha(tiny, image, trimap, **options) for image, trimap in scenes]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(2):
+            together = list(pool.map(lambda s: predict_alpha(tiny, *s, **options), scenes))
+            for a, b in zip(together, alone):
+                np.testing.assert_array_equal(a, b)

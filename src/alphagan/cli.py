@@ -158,8 +158,9 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
                       help="unknown: run the network only around the trimap's unknown pixels")
     fast.add_argument("--tile", default=defaults.TILE, metavar="N|auto|off",
                       help="run in overlapping NxN tiles to bound memory; auto: 1024 tiles for "
-                           "regions above 4 megapixels; N below twice the model's context "
-                           "radius (464 for the shipped model) is raised to it, with a note")
+                           "regions above 4 megapixels; N >= 64; an N below twice the model's "
+                           "context radius (464 for the shipped model) is raised to it, with a "
+                           "note")
     fast.add_argument("--max-side", type=int, metavar="N",
                       help="predict at a size whose longer side is N and upsample the alpha")
     fast.add_argument("--tta", choices=["none", "flip"], default=defaults.TTA,

@@ -18,7 +18,9 @@ the CPU path faster without changing results beyond float32 rounding.
 from __future__ import annotations
 
 import copy
+import threading
 import warnings
+import weakref
 from typing import Literal
 
 import cv2
@@ -300,27 +302,44 @@ def _predict(
         # The prior rides along as extra trimap channels: crops and tiles slice both alike,
         # and the runner splits them again.
         t = torch.cat([t, torch.from_numpy(np.ascontiguousarray(prior))[None]], dim=1)
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            run = _runner(model, precision)
-            mean = None
-            if needs_mean:
-                e_rows, e_cols, _ = _layout(extent, tile, overlap)
-                ys, xs = extent.slices
-                mean = pooled_mean(model, run, x[..., ys, xs], t[..., ys, xs], e_rows, e_cols)
-            ys, xs = window.slices
-            with override_pooled_mean(model, mean):
-                if tiled:
-                    part = blend_tiles(run, x[..., ys, xs], t[..., ys, xs], rows, cols,
-                                       overlap=blend)
-                else:
-                    part = run(x[..., ys, xs], t[..., ys, xs])
-    finally:
-        model.train(was_training)
+    # One thread at a time per model: the pooled-mean hook, its override and eval() all
+    # change the shared module during the call (another thread's forward would run into this
+    # one's hook and mix their features).
+    with _model_lock(model):
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode():
+                run = _runner(model, precision)
+                mean = None
+                if needs_mean:
+                    e_rows, e_cols, _ = _layout(extent, tile, overlap)
+                    ys, xs = extent.slices
+                    mean = pooled_mean(model, run, x[..., ys, xs], t[..., ys, xs], e_rows, e_cols)
+                ys, xs = window.slices
+                with override_pooled_mean(model, mean):
+                    if tiled:
+                        part = blend_tiles(run, x[..., ys, xs], t[..., ys, xs], rows, cols,
+                                           overlap=blend)
+                    else:
+                        part = run(x[..., ys, xs], t[..., ys, xs])
+        finally:
+            model.train(was_training)
     alpha[ys, xs] = part.numpy()
     return alpha
+
+
+_MODEL_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_MODEL_LOCKS_GUARD = threading.Lock()
+
+
+def _model_lock(model: nn.Module) -> threading.Lock:
+    """The lock that serialises inference on ``model`` (made on first use, dropped with it)."""
+    with _MODEL_LOCKS_GUARD:
+        lock = _MODEL_LOCKS.get(model)
+        if lock is None:
+            lock = _MODEL_LOCKS[model] = threading.Lock()
+        return lock
 
 
 def _model_margin(model: nn.Module) -> int:
