@@ -154,6 +154,8 @@ def bad_cases(scenes: Scenes) -> list[tuple[str, dict, dict, int, str]]:
     other_size = ("small.png", _png(np.full((40, 50), 128, np.uint8)), "image/png")
     no_unknown = ("bw.png", _png(np.where(np.arange(128) < 64, 0, 255).astype(np.uint8)
                                  [None].repeat(96, 0)), "image/png")
+    fg_unknown = ("fgu.png", _png(np.where(np.arange(128) < 64, 128, 255).astype(np.uint8)
+                                  [None].repeat(96, 0)), "image/png")
     side = int((MAX_MEGAPIXELS * 1e6) ** 0.5) + 10
     huge = ("huge.png", _png(np.zeros((side, side, 3), np.uint8)), "image/png")
     return [
@@ -161,6 +163,8 @@ def bad_cases(scenes: Scenes) -> list[tuple[str, dict, dict, int, str]]:
         ("text as trimap", {"image": image, "trimap": text}, {}, 400, "not an image"),
         ("trimap of another size", {"image": image, "trimap": other_size}, {}, 400, "50x40"),
         ("trimap without unknown", {"image": image, "trimap": no_unknown}, {}, 400, "unknown"),
+        ("trimap without background", {"image": image, "trimap": fg_unknown}, {}, 400,
+         "trimap: the trimap has no known background"),
         ("no trimap or mask", {"image": image}, {}, 400, "trimap or a mask"),
         ("trimap and mask", {"image": image, "trimap": trimap, "mask": trimap}, {}, 400,
          "exactly one"),

@@ -135,6 +135,7 @@ class MattingService:
         and is returned as the trimap used.
         """
         from alphagan.convert import to_image
+        from alphagan.errors import TrimapError
         from alphagan.foreground import composite_onto, cutout, estimate_foreground
         from alphagan.io import encode_png
         from alphagan.matting import matte, trimap_for
@@ -164,6 +165,9 @@ class MattingService:
                 arrays["cutout"] = cutout(foreground, alpha)
                 if "composite" in request.results:
                     arrays["composite"] = composite_onto(foreground, alpha, background)
+        except TrimapError as exc:  # a readable trimap the method cannot use: name the field
+            field = "mask" if request.mask is not None else "trimap"
+            raise UploadError(400, f"{field}: {' '.join(str(exc).split())}") from None
         except ValueError as exc:  # InputError included: the message says what is wrong
             raise UploadError(400, " ".join(str(exc).split())) from None
         pngs = {kind: encode_png(arrays[kind]) for kind in request.results}
