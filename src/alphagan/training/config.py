@@ -195,13 +195,13 @@ def load_config(
     return resolve_paths(config, base or Path.cwd())
 
 
-
 def check_trainable(config: TrainConfig, world_size: int = 1) -> None:
     """Raise ``ConfigError`` for settings that are well typed but cannot train, before any
     data is prepared: ``data.photo_fraction`` outside [0, 1], photo crops without photos,
-    without a prior or with a ``prior_scale`` below 1, and one sample per BatchNorm (``batch_size`` 1 with ``norm: batch``,
-    unless ``sync_batchnorm`` pools several processes): the ASPP image-pooling branch's
-    BatchNorm would see a single value per channel."""
+    without a prior or with a ``prior_scale`` below 1, and one sample per BatchNorm
+    (``batch_size`` 1 with ``norm: batch``, unless ``sync_batchnorm`` pools several
+    processes): the ASPP image-pooling branch's BatchNorm would see a single value per
+    channel."""
     data, generator = config.data, config.model.generator
     if not 0 <= data.photo_fraction <= 1:
         raise ConfigError(f"data.photo_fraction must be in [0, 1], got {data.photo_fraction}")
