@@ -81,3 +81,34 @@ def test_knn_on_fewer_than_20_pixels_is_a_clear_input_error() -> None:
         estimate_alpha_baseline("knn", image, trimap)
     with pytest.raises(InputError, match=r"knn matting needs at least 20 pixels"):
         compute_prior(image, trimap, "cf+knn")
+
+
+def test_pymatting_notes_are_silenced_without_swallowing_other_output(capsys) -> None:
+    """pymatting's ichol prints a note for each diagonal shift it tries; after a solve through
+    run_solver it prints nothing, while what another thread prints during a solve is kept
+    (a process-wide stdout redirect used to swallow it, e.g. ``serve``'s log lines)."""
+    import threading
+
+    import pymatting
+    import scipy.sparse
+
+    from alphagan.baselines import run_solver
+
+    rng = np.random.default_rng(0)
+    image = rng.random((160, 160, 3))
+    trimap = np.full((160, 160), 0.5)
+    trimap[:40], trimap[-40:] = 0.0, 1.0
+    solved: list[np.ndarray] = []
+    worker = threading.Thread(
+        target=lambda: solved.append(run_solver("estimate_alpha_cf", image, trimap)))
+    worker.start()
+    printed = 0
+    while worker.is_alive() or printed < 3:
+        print(f"line {printed}")
+        printed += 1
+    worker.join()
+    assert solved and solved[0].shape == (160, 160)
+    # indefinite: the shifts 0 .. 0.5 fail (one note each) before 1.0 succeeds
+    pymatting.ichol(scipy.sparse.csc_matrix(np.array([[1.0, 2.0], [2.0, 1.0]])))
+    out = capsys.readouterr().out
+    assert out.splitlines() == [f"line {i}" for i in range(printed)]

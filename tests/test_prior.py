@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +59,7 @@ def test_concurrent_solves_equal_solves_in_turn(scene, monkeypatch) -> None:
     solving in turn, and an error in the second thread reaches the caller."""
     import alphagan.prior as prior_module
 
-    monkeypatch.setattr(prior_module.os, "cpu_count", lambda: 2)  # a 1-core runner too
+    monkeypatch.setattr(prior_module, "_usable_cores", lambda: 2)  # a 1-core runner too
     in_turn = compute_prior(scene.image, scene.trimap, "cf+knn")
     together = compute_prior(scene.image, scene.trimap, "cf+knn", concurrent=True)
     np.testing.assert_array_equal(together, in_turn)
@@ -73,13 +76,23 @@ def test_concurrent_solves_need_cores_and_memory(monkeypatch) -> None:
     import alphagan.prior as prior_module
 
     both = PRIORS["cf+knn"]
-    monkeypatch.setattr(prior_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(prior_module, "_usable_cores", lambda: 2)
     monkeypatch.setattr(prior_module, "available_memory", lambda: 10 * 2**30)
     assert prior_module._fits_concurrently(both, 1_000_000)  # (1200 + 3700) B x 1 MP fits
     assert not prior_module._fits_concurrently(both, 3_000_000)  # 14.7 GB > 80% of 10 GiB
     assert not prior_module._fits_concurrently(PRIORS["cf"], 1_000)  # nothing to overlap
-    monkeypatch.setattr(prior_module.os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(prior_module, "_usable_cores", lambda: 1)
     assert not prior_module._fits_concurrently(both, 1_000)
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="needs util-linux's taskset")
+def test_usable_cores_follow_the_process_affinity() -> None:
+    """A process pinned to one core (taskset, a container's cpuset) does not solve the two
+    priors side by side, however many cores the machine has."""
+    code = "from alphagan.prior import _usable_cores; print(_usable_cores())"
+    pinned = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code],
+                            capture_output=True, text=True, check=True)
+    assert pinned.stdout.strip() == "1"
 
 
 def test_half_scale_prior_is_close_to_the_truth(scene) -> None:

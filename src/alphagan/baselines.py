@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import io
+import importlib
 import threading
 from collections.abc import Iterator
 
@@ -32,22 +32,38 @@ SOLVER_METHODS = {solver: method for method, solver in BASELINE_METHODS.items()}
 
 _LKM_RADIUS = 10  # pymatting's default kernel radius for large-kernel matting
 
-# redirect_stdout swaps the process-wide sys.stdout: two threads overlapping their redirects
-# (alphagan.matte called from threads) could leave sys.stdout pointing at a dead buffer.
-_QUIET = threading.Lock()
+_QUIETED = threading.Lock()
+
+
+def _quiet_pymatting() -> None:
+    """Stop pymatting's incomplete Cholesky from printing to stdout, once per process.
+
+    Its ``ichol`` prints a "PERFORMANCE WARNING" whenever the matting Laplacian needs a
+    diagonal shift; it retries with the next shift by itself and the answer is unaffected,
+    so the note says nothing to our users (and would mix into output they pipe on). A module
+    global ``print`` in ``pymatting.preconditioner.ichol`` shadows the builtin there only.
+    (Swapping the process-wide ``sys.stdout`` while a solve runs, as before, also swallowed
+    whatever other threads printed meanwhile, e.g. ``alphagan serve``'s log lines.)
+    """
+    # the package re-exports the function under the submodule's name: import the module
+    ichol_module = importlib.import_module("pymatting.preconditioner.ichol")
+    with _QUIETED:
+        if getattr(ichol_module, "print", None) is not _discard:
+            ichol_module.print = _discard  # type: ignore[attr-defined]
+
+
+def _discard(*args: object, **kwargs: object) -> None:
+    """``print`` for pymatting's ichol module: the note goes nowhere (see _quiet_pymatting)."""
 
 
 def run_solver(name: str, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-    """``pymatting.<name>(image, trimap)`` in float64, without pymatting's stdout notes.
-
-    pymatting prints a "PERFORMANCE WARNING" to stdout whenever its incomplete Cholesky
-    preconditioner needs a diagonal shift (common on matting Laplacians); it retries by
-    itself and the answer is unaffected, so the note is not passed on to our users (it would
-    also mix into output a user pipes on).
+    """``pymatting.<name>(image, trimap)`` in float64, without pymatting's stdout notes
+    (:func:`_quiet_pymatting`); a solve that fails raises ``InputError`` (:func:`solver_errors`).
     """
     import pymatting  # slow to import (numba); only when a solver actually runs
 
-    with _QUIET, contextlib.redirect_stdout(io.StringIO()), solver_errors(name, trimap.shape):
+    _quiet_pymatting()
+    with solver_errors(name, trimap.shape):
         return getattr(pymatting, name)(image.astype(np.float64), trimap.astype(np.float64))
 
 

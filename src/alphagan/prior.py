@@ -167,10 +167,18 @@ def compute_prior(image: np.ndarray, trimap: np.ndarray, name: str,
     return out
 
 
+def _usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS reports it, e.g.
+    under ``taskset`` or a container's cpuset), not the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def _fits_concurrently(solvers: tuple[str, ...], pixels: int) -> bool:
     """Whether solving ``solvers`` at once on ``pixels`` pixels is worth it (more than one
     core) and fits (the solvers' peak memory summed, within 80% of what is available)."""
-    if len(solvers) < 2 or (os.cpu_count() or 1) < 2:
+    if len(solvers) < 2 or _usable_cores() < 2:
         return False
     available = available_memory()
     need = sum(BASELINE_BYTES_PER_PIXEL[SOLVER_METHODS[s]] for s in solvers) * pixels
