@@ -203,9 +203,13 @@ def test_colours_by_name_hex_and_tuple() -> None:
         assert to_color(form) == white, form
     assert to_color("skyblue") == (135 / 255, 206 / 255, 235 / 255)
     assert to_color((0, 128, 255)) == (0.0, 128 / 255, 1.0)
+    assert to_color((0, 0, 0)) == (0.0, 0.0, 0.0) == to_color("0,0,0")  # black on either scale
+    assert to_color((2, 1, 1)) == (2 / 255, 1 / 255, 1 / 255)  # not 0/1 only: 0..255
     for bad, message in (((1.5, 0.0, 0.0), r"float colour values must be in \[0, 1\]"),
                          ((0, 0, 0, 255), r"expected 3 numbers"),
                          ((300, 0, 0), r"0..255"),
+                         ((1, 1, 1), r"ambiguous"), ("1,0,0", r"ambiguous"),
+                         (np.array([0, 1, 0], np.uint8), r"ambiguous"),
                          ("not-a-colour", r"not a colour")):
         with pytest.raises(ValueError, match=message):
             to_color(bad)

@@ -298,14 +298,16 @@ def to_color(color: ColorLike, *, name: str = "colour") -> tuple[float, float, f
 
     Strings: any CSS/PIL colour name ("white", "skyblue"), ``#rgb``, ``#rrggbb``,
     ``rgb(0, 255, 0)``, or ``r,g,b`` with 0..255 values. Three numbers: integers are on the
-    0..255 scale (as PIL's), floats in [0, 1]; a float above 1 or four numbers (RGBA) are
-    refused.
+    0..255 scale (as PIL's), floats in [0, 1]; a float above 1, four numbers (RGBA) and
+    integers that are all 0 or 1 but not all 0 (``(1, 1, 1)``: white meant on the [0, 1]
+    scale, or nearly black on 0..255?) raise ``InputError`` (a ``ValueError``).
     """
     if isinstance(color, str):
         text = color.strip()
         parts = text.split(",")
         if len(parts) == 3 and all(p.strip().lstrip("-").isdigit() for p in parts):
-            return _color_from_numbers(np.array([int(p) for p in parts]), text, name)
+            return _color_from_numbers(np.array([int(p) for p in parts]), text, name,
+                                       hint="255,255,255 or a name such as 'white'")
         try:
             rgb = ImageColor.getrgb(text)
         except ValueError:
@@ -320,7 +322,9 @@ def to_color(color: ColorLike, *, name: str = "colour") -> tuple[float, float, f
     return _color_from_numbers(values, color, name)
 
 
-def _color_from_numbers(values: np.ndarray, given: Any, name: str) -> tuple[float, float, float]:
+def _color_from_numbers(values: np.ndarray, given: Any, name: str,
+                        hint: str = "(255, 255, 255) or floats such as (1.0, 1.0, 1.0)",
+                        ) -> tuple[float, float, float]:
     if values.shape != (3,) or values.dtype.kind not in "iuf":
         raise InputError(
             f"{name}: got {given!r}; expected 3 numbers (r, g, b): integers 0..255 or floats "
@@ -329,6 +333,11 @@ def _color_from_numbers(values: np.ndarray, given: Any, name: str) -> tuple[floa
     if values.dtype.kind in "iu":
         if values.min() < 0 or values.max() > 255:
             raise InputError(f"{name}: got {given!r}; integer colour values must be in 0..255")
+        if values.max() == 1:  # (1, 1, 1): white on the [0, 1] scale, or near-black on 0..255?
+            raise InputError(
+                f"{name}: got {given!r}; integers 0 and 1 are ambiguous (integers are read as "
+                f"0..255, so this is nearly black): for white give {hint}"
+            )
         return tuple(float(v) / 255.0 for v in values)  # type: ignore[return-value]
     if not np.isfinite(values).all() or values.min() < 0 or values.max() > 1:
         raise InputError(
