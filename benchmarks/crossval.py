@@ -24,6 +24,14 @@ running it again with more ``--methods`` adds only those. Delete ``--work``/NAME
 
     python -m benchmarks.crossval --config configs/alphagan_light.yaml --steps 3000 \\
         --set data.augment=strong --name light+strong --out benchmarks/results/cv_strong.json
+
+``--ensemble NAME ...`` trains nothing: each fold is scored with the ensemble of those
+recipes' finished runs on it (``alphagan ensemble``), as the shipped model combines seeds.
+Method ``alphagan-1pass`` is ``predict --tta none`` (no flip test-time augmentation):
+
+    python -m benchmarks.crossval --ensemble photos-ft-200 photos-ft-200-seed1 \\
+        photos-ft-200-seed2 --name ens-photos-ft-200 --methods alphagan,alphagan-1pass,cf \\
+        --out benchmarks/results/crossval_ensemble_tta.json
 """
 
 from __future__ import annotations
@@ -164,6 +172,32 @@ def train_fold(base: dict[str, Any], base_dir: Path, k: int, work: Path, *, step
     return generator
 
 
+def ensemble_fold(k: int, members: list[str], work: Path, shared: Path) -> Path:
+    """Fold ``k``'s ensemble of the final generators of the crossval recipes ``members``
+    (``alphagan ensemble``, written once under ``work``): what a model file made of those
+    recipes' networks would score, each trained without the fold's scenes.
+    ``SystemExit`` naming the first member without a finished run on the fold."""
+    generators = []
+    for name in members:
+        generator = shared / name / f"fold{k}" / "run" / "generator.safetensors"
+        if not (shared / name / f"fold{k}" / "trained").exists() or not generator.is_file():
+            raise SystemExit(f"{generator}: no finished run of recipe {name} on fold {k}; "
+                             f"cross-validate that recipe first")
+        generators.append(generator)
+    target = work / f"fold{k}" / "ensemble.safetensors"
+    wanted = "\n".join(str(g) for g in generators) + "\n"
+    marker = work / f"fold{k}" / "ensemble.members"
+    if target.is_file() and marker.is_file() and marker.read_text() == wanted:
+        return target
+    if marker.is_file() and marker.read_text() != wanted:
+        raise SystemExit(f"{work / f'fold{k}'} holds an ensemble of other runs; delete it or "
+                         f"choose another --name")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _cli("ensemble", *map(str, generators), "--out", str(target))
+    marker.write_text(wanted)
+    return target
+
+
 def score_fold(k: int, methods: list[str], checkpoint: Path | None, work: Path,
                shared: Path, threads: int | None) -> dict[str, dict[str, dict[str, float]]]:
     """``{method: {trimap set: means}}`` for fold ``k``; classical results are cached in
@@ -226,6 +260,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--synth-count", type=int, default=300,
                         help="procedural foregrounds per fold (0: the recipe uses none)")
     parser.add_argument("--work", type=Path, default=ROOT / "runs" / "crossval")
+    parser.add_argument("--ensemble", nargs="+", metavar="NAME",
+                        help="train nothing: score each fold's ensemble of these finished "
+                             "recipes' final generators (e.g. one recipe's seeds)")
     parser.add_argument("--init-from", metavar="NAME",
                         help="fine-tune: each fold starts from the final checkpoint of the "
                              "crossval recipe NAME on that fold (never from one that saw it)")
@@ -233,6 +270,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
                         "crossval.json")
     args = parser.parse_args(argv)
+    if args.ensemble and (args.set or args.steps or args.init_from):
+        parser.error("--ensemble trains nothing: --set, --steps and --init-from do not apply")
     if not SCENES.is_dir():
         raise SystemExit(f"{SCENES}: not found (the scenes live in ../shared/data)")
     base = yaml.safe_load(args.config.read_text())
@@ -241,7 +280,9 @@ def main(argv: list[str] | None = None) -> None:
     folds = []
     for k in (int(f) for f in args.folds.split(",")):
         checkpoint = None
-        if any(m.startswith("alphagan") for m in methods):
+        if args.ensemble and any(m.startswith("alphagan") for m in methods):
+            checkpoint = ensemble_fold(k, args.ensemble, work, args.work)
+        elif any(m.startswith("alphagan") for m in methods):
             checkpoint = train_fold(base, ROOT, k, work, steps=args.steps, overrides=args.set,
                                     synth_count=args.synth_count, shared=args.work,
                                     init_from=args.init_from)
@@ -254,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
         "recipe": args.name, "config": str(args.config), "overrides": args.set,
-        "steps": args.steps, "init_from": args.init_from,
+        "steps": args.steps, "init_from": args.init_from, "ensemble": args.ensemble,
         "checkpoint_rule": "final generator.safetensors",
         "folds": folds, "mean": summary,
     }, indent=2) + "\n")

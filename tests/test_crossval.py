@@ -105,3 +105,39 @@ def test_fold_config_keeps_the_fold_out_of_the_training_photos(tmp_path: Path) -
     assert all(set(s.exclude) == set(FOLDS[1]) and Path(s.root).is_absolute()
                for s in config.data.photos)
     assert config.data.photo_fraction == 0.5 and config.model.init_from is None
+
+
+def test_ensemble_fold_combines_the_finished_runs_of_the_fold(tmp_path: Path) -> None:
+    """--ensemble: fold k's model is the ensemble of the named recipes' final generators on
+    fold k (members in the given order, the tensors unchanged); it is built once, refused for
+    a run that has not finished and for another member list under the same --name."""
+    import torch
+
+    from alphagan.checkpoint import load_model, save_model
+    from alphagan.models import AlphaGANGenerator
+    from benchmarks.crossval import ensemble_fold
+    from tests.helpers import TINY_CONFIG
+
+    shared = tmp_path / "crossval"
+    networks = {}
+    for seed, name in enumerate(("r", "r-seed1", "r-seed2")):
+        torch.manual_seed(seed)
+        networks[name] = AlphaGANGenerator(TINY_CONFIG)
+        run = shared / name / "fold1" / "run"
+        run.mkdir(parents=True)
+        save_model(networks[name], run / "generator.safetensors")
+        if name != "r-seed2":
+            (run.parent / "trained").write_text("done\n")
+    work = shared / "ens"
+    path = ensemble_fold(1, ["r-seed1", "r"], work, shared)
+    model = load_model(path)
+    assert len(model.members) == 2
+    for member, name in zip(model.members, ("r-seed1", "r")):
+        for key, tensor in networks[name].state_dict().items():
+            assert torch.equal(member.state_dict()[key], tensor)
+    built = path.stat().st_mtime_ns
+    assert ensemble_fold(1, ["r-seed1", "r"], work, shared).stat().st_mtime_ns == built
+    with pytest.raises(SystemExit, match="other runs"):
+        ensemble_fold(1, ["r", "r-seed1"], work, shared)
+    with pytest.raises(SystemExit, match=r"r-seed2/fold1/run/generator.safetensors: no finished"):
+        ensemble_fold(1, ["r", "r-seed2"], tmp_path / "ens2", shared)
