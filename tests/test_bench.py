@@ -32,7 +32,7 @@ def test_render_and_update_readme(tmp_path: Path) -> None:
             "conv_peak_gflop_per_s": 200.0, "ratio_to_best_kernel": 0.85}},
         "metrics": {"compute_all": {"seconds": 0.04, "size": "800x600"}},
         "cli": {"one photo": {"stem": "GT01", "size": "800x563", "predict": 1.5,
-                              "baseline cf": 2.25}},
+                              "baseline cf": 2.25, "predict / baseline cf": 1.5 / 2.25}},
         "onnx": {"shipped 800x600": {"error": "exit 1: no onnxruntime"}},
     }
     table = bench.render(results, threads=2)
@@ -40,7 +40,7 @@ def test_render_and_update_readme(tmp_path: Path) -> None:
         in table
     assert "| metrics: SAD+MSE+Grad+Conn, 800x600 | 0.040 s/image |" in table
     assert ("| one photo from the command line (GT01, 800x563, default outputs, whole process): "
-            "`alphagan predict` vs `alphagan baseline --method cf` | 1.50 s vs 2.25 s |") in table
+            "`alphagan predict` vs `alphagan baseline --method cf` | 1.50 s vs 2.25 s (0.7x) |") in table
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n\n{bench.MARK_START}\nold\n{bench.MARK_END}\n\nafter\n")
     bench.update_readme(table, "python -m benchmarks.run", readme)
