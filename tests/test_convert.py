@@ -80,6 +80,38 @@ def test_ambiguous_images_are_refused(value, message) -> None:
 def test_float_overshoot_by_rounding_is_clipped_not_refused() -> None:
     image = np.full((2, 2, 3), 1.0 + 1e-7, np.float32)
     assert to_image(image).max() == 1.0
+    # what cubic / Lanczos resampling of a photo gives (down to -0.02, up to 1.13 measured)
+    image = np.array([[[-0.05, 0.5, 1.13]]], np.float32)
+    np.testing.assert_array_equal(to_image(image), [[[0.0, 0.5, 1.0]]])
+    with pytest.raises(ValueError, match=r"float values must be in \[0, 1\], got 0..1.2"):
+        to_image(np.array([[[0.0, 0.5, 1.2]]], np.float32))
+
+
+def test_8bit_values_in_a_16bit_array_are_refused(tmp_path) -> None:
+    """uint16 (or PIL mode I) holding 0..255 would be read as nearly black: refused, for
+    images, alphas, masks and trimaps alike; true 16-bit data and an all-zero array are not."""
+    from alphagan.io import write_png
+
+    photo = (np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5)
+    for form in (photo.astype(np.uint16), Image.fromarray(photo[..., 0]).convert("I")):
+        with pytest.raises(ValueError, match="8-bit values in a 16-bit array"):
+            to_image(form)
+    from alphagan.convert import alpha_255
+
+    for convert in (to_alpha, alpha_255):
+        with pytest.raises(ValueError, match="8-bit values in a 16-bit array"):
+            convert(photo[..., 0].astype(np.uint16))
+    with pytest.raises(ValueError, match="8-bit values in a 16-bit array"):
+        to_mask(np.array([[0, 255], [128, 0]], np.uint16))
+    trimap = np.array([[0, 128], [255, 128]], np.uint8)
+    with pytest.raises(ValueError, match="8-bit values in a 16-bit array"):
+        to_trimap(trimap.astype(np.uint16))
+    np.testing.assert_array_equal(to_trimap(trimap.astype(np.uint16) * 257), [[0, .5], [1, .5]])
+    np.testing.assert_allclose(to_image(photo.astype(np.uint16) * 257), photo / 255.0, atol=1e-7)
+    assert to_image(np.zeros((2, 2, 3), np.uint16)).max() == 0.0
+    # a 16-bit file is read as its format says, however dark
+    write_png(tmp_path / "dark.png", photo.astype(np.uint16), bit_depth=16)
+    np.testing.assert_allclose(to_image(tmp_path / "dark.png"), photo / 65535.0, atol=1e-7)
 
 
 # --- trimaps -----------------------------------------------------------------------------

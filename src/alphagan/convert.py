@@ -14,9 +14,10 @@ Accepted at the edge (every public function goes through here):
 
 What cannot be read unambiguously is a ``ValueError`` (:class:`~alphagan.errors.InputError`)
 that says what was given and what is expected, never a guess: float values outside [0, 1]
-(a 0..255 float image), NaN or infinity, integer types other than uint8/uint16, a trimap of
-labels 0/1/2, a 0/1 uint8 mask, a colour image where one channel is expected, shapes that
-are not a picture.
+(a 0..255 float image; up to 0.15 beyond, the overshoot of cubic resampling, is clipped), NaN
+or infinity, 8-bit values in a uint16 array (all within 1..255), integer types other than
+uint8/uint16, a trimap of labels 0/1/2, a 0/1 uint8 mask, a colour image where one channel
+is expected, shapes that are not a picture.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ ImageLike = Union[str, "os.PathLike[str]", Image.Image, np.ndarray]
 # A colour: a name or hex string ("white", "#00ff00", "0,255,0"), or 3 numbers.
 ColorLike = Union[str, tuple[float, float, float], list[float], np.ndarray]
 
-# Float inputs may overshoot [0, 1] by rounding (a resized or filtered array); more than this
-# is almost certainly a 0..255 float array, which would silently give wrong answers.
-_FLOAT_TOLERANCE = 1e-6
+# Float inputs may overshoot [0, 1]: cubic and Lanczos resampling of a photo went to -0.02
+# and 1.13 on the alphamatting.com images; such values are clipped. Beyond this margin the
+# array is almost certainly on the 0..255 scale, which would silently give wrong answers.
+_FLOAT_TOLERANCE = 0.15
 
 
 def _is_path(value: Any) -> bool:
@@ -81,6 +83,7 @@ def _unit_float(array: np.ndarray, name: str) -> np.ndarray:
         # Division (not multiplication by 1/255) so that k/255 written back rounds to k.
         return array.astype(np.float32) / np.float32(255.0)
     if array.dtype == np.uint16:
+        _refuse_8bit_in_16bit(array, name)
         return array.astype(np.float32) / np.float32(65535.0)
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
@@ -104,6 +107,20 @@ def _unit_float(array: np.ndarray, name: str) -> np.ndarray:
         f"{name}: got a {_describe(array)}; expected uint8 (0..255), uint16 (0..65535) or "
         "float in [0, 1]"
     )
+
+
+def _refuse_8bit_in_16bit(array: np.ndarray, name: str) -> None:
+    """A 16-bit array whose values all lie in 1..255 (not all 0) is refused: it is 8-bit data
+    in a 16-bit container (``img.astype(np.uint16)``, PIL's ``convert("I")`` of an 8-bit
+    image), which read on the 0..65535 scale would be nearly black, a silent wrong answer.
+    Files are not checked: their bit depth is stated by the format."""
+    high = int(array.max())
+    if 0 < high <= 255:
+        raise InputError(
+            f"{name}: got a {_describe(array)} whose values are all within 0..{high}: 8-bit "
+            "values in a 16-bit array? 16-bit data is read on the 0..65535 scale; pass "
+            "uint8 (array.astype(np.uint8)) or values scaled to 0..65535"
+        )
 
 
 def _single_channel(array: np.ndarray, name: str, what: str) -> np.ndarray:
@@ -199,6 +216,8 @@ def alpha_255(alpha: ImageLike, *, name: str = "alpha") -> np.ndarray:
     elif (isinstance(alpha, np.ndarray) and alpha.dtype.kind in "iu"
           and (alpha.ndim == 2 or (alpha.ndim == 3 and alpha.shape[2] in (1, 3)))):
         array = _single_channel(alpha, name, "an alpha matte")
+        if array.dtype == np.uint16 and array.size:
+            _refuse_8bit_in_16bit(array, name)
         if array.dtype not in (np.uint8, np.uint16) and array.size and (
             array.min() < 0 or array.max() > 255
         ):
@@ -283,6 +302,7 @@ def to_trimap(trimap: ImageLike, *, name: str = "trimap", require_unknown: bool 
             )
         grey = levels.astype(np.float32)
         if levels.dtype == np.uint16:
+            _refuse_8bit_in_16bit(levels, name)  # 0/128/255 in uint16: not 0/32896/65535
             grey /= np.float32(257.0)
     else:
         grey = _unit_float(levels, name) * np.float32(255.0)
