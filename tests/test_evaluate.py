@@ -191,3 +191,21 @@ def test_16_bit_prediction_scores_like_8_bit(folders) -> None:
     after = evaluate_folders(pred_dir, gt_dir, trimap_dir).per_image["a"]
     for key in before:
         assert after[key] == pytest.approx(before[key], rel=1e-9)
+
+
+def test_when_nothing_scores_every_problem_is_named(folders) -> None:
+    """No prediction scores: the error lists every reason (a wrong size, a colour file, a
+    stem without ground truth), not only the first, so each can be fixed in one go."""
+    pred_dir, gt_dir, trimap_dir, _ = folders
+    Image.fromarray(np.zeros((6, 9), np.uint8)).save(pred_dir / "a.png")  # wrong size
+    rgb = np.zeros((*SHAPE, 3), np.uint8)
+    rgb[..., 0] = 255
+    Image.fromarray(rgb, "RGB").save(pred_dir / "b.png")  # colour
+    (pred_dir / "c.png").unlink()
+    Image.fromarray(np.zeros(SHAPE, np.uint8)).save(pred_dir / "zzz.png")  # no ground truth
+    with pytest.raises(InputError) as caught:
+        evaluate_folders(pred_dir, gt_dir, trimap_dir)
+    message = str(caught.value)
+    assert "could be scored (3 problem(s))" in message and "\n" not in message
+    for name in ("a.png", "b.png", "zzz.png"):
+        assert str(pred_dir / name) in message

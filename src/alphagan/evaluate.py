@@ -81,8 +81,9 @@ def evaluate_folders(
         except InputError as exc:  # this prediction is not scored; the others are
             unmatched.append(" ".join(str(exc).split()))
     if not per_image:
-        raise InputError(f"no prediction in {folders['pred']} could be scored: "
-                         f"{unmatched[0] if unmatched else ''}")
+        # every reason, not only the first: each may need its own fix
+        raise InputError(f"no prediction in {folders['pred']} could be scored "
+                         f"({len(unmatched)} problem(s)): {'; '.join(unmatched)}")
     mean = {k: float(np.mean([scores[k] for scores in per_image.values()])) for k in METRIC_NAMES}
     return EvaluationResult(per_image=per_image, mean=mean, unmatched=unmatched)
 
