@@ -204,3 +204,33 @@ def test_a_folder_given_as_image_points_to_image_dir(pair, tmp_path, capsys) -> 
     err = capsys.readouterr().err.strip()
     assert not out.exists() and len(err.splitlines()) == 1
     assert f"--image-dir {images} --trimap-dir {trimaps}" in err
+
+
+def test_mask_options_without_a_mask_are_refused_not_ignored(pair, tmp_path, capsys) -> None:
+    """--erode-size and the thresholds shape a trimap made from a mask; with a trimap (or
+    `trimap --alpha`) they used to be ignored silently. Now a usage error; with a mask they
+    still apply (a larger --erode-size gives a wider unknown band)."""
+    import alphagan
+    from alphagan.io import read_grey
+
+    image, trimap = pair
+    out = tmp_path / "a.png"
+    assert main(["predict", str(image), str(trimap), "-o", str(out), "--erode-size", "20",
+                 "--checkpoint", "alphagan-light"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--erode-size: only with --mask / --mask-dir" in err and not out.exists()
+    assert main(["trimap", "--alpha", str(trimap), "-o", str(out),
+                 "--foreground-threshold", "200"]) == 2
+    assert "for --alpha use --erode and --dilate" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="erode_size apply to mask="):
+        alphagan.matte(image, trimap, method="cf", erode_size=5)
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.where(np.arange(32) < 16, 0, 255).astype(np.uint8)[None].repeat(24, 0)
+                    ).save(mask)
+    widths = {}
+    for size in ("2", "8"):
+        target = tmp_path / f"t{size}.png"
+        assert main(["trimap", "--mask", str(mask), "-o", str(target), "--erode-size",
+                     size]) == 0
+        widths[size] = int((read_grey(target)[0] == 128).sum())
+    assert widths["8"] > widths["2"] > 0

@@ -64,17 +64,36 @@ EXAMPLES = {
 }
 
 
+_MASK_DEFAULTS = {"foreground_threshold": defaults.FOREGROUND_THRESHOLD,
+                  "background_threshold": defaults.BACKGROUND_THRESHOLD,
+                  "erode_size": defaults.ERODE_SIZE}
+
+
 def _add_mask_options(group: Any) -> None:
-    group.add_argument("--foreground-threshold", type=int, default=defaults.FOREGROUND_THRESHOLD,
-                       help="mask: values above this (0..255) are known foreground")
-    group.add_argument("--background-threshold", type=int, default=defaults.BACKGROUND_THRESHOLD,
-                       help="mask: values below this are known background")
-    group.add_argument("--erode-size", type=int, default=defaults.ERODE_SIZE,
-                       help="mask: both known regions are eroded by a square of this side")
+    # default None: given with a trimap (or --alpha) they would be ignored, so that is refused
+    group.add_argument("--foreground-threshold", type=int,
+                       help="mask: values above this (0..255) are known foreground "
+                            f"(default: {defaults.FOREGROUND_THRESHOLD})")
+    group.add_argument("--background-threshold", type=int,
+                       help="mask: values below this are known background "
+                            f"(default: {defaults.BACKGROUND_THRESHOLD})")
+    group.add_argument("--erode-size", type=int,
+                       help="mask: both known regions are eroded by a square of this side "
+                            f"(default: {defaults.ERODE_SIZE})")
 
 
-def _mask_option_problem(args: argparse.Namespace) -> str | None:
-    """A usage message for out-of-range mask options, else None."""
+def _mask_option_problem(args: argparse.Namespace, uses_mask: bool,
+                         instead: str = "a trimap is used as given",
+                         masks: str = "--mask / --mask-dir") -> str | None:
+    """A usage message for mask options given without a mask or out of range, else None;
+    fills in the defaults of those not given."""
+    given = [f"--{name.replace('_', '-')}" for name in _MASK_DEFAULTS
+             if getattr(args, name) is not None]
+    if given and not uses_mask:
+        return f"{', '.join(given)}: only with {masks}; {instead}"
+    for name, default in _MASK_DEFAULTS.items():
+        if getattr(args, name) is None:
+            setattr(args, name, default)
     for name in ("foreground_threshold", "background_threshold"):
         if not 0 <= getattr(args, name) <= 255:
             return f"--{name.replace('_', '-')} must be in 0..255"
@@ -365,7 +384,7 @@ def _plan_matting(args: argparse.Namespace) -> _Plan | str:
         fmt = args.format or "png"
     if args.bit_depth == 16 and fmt == "webp":
         return "--bit-depth 16: WebP stores 8 bits; use png or tiff"
-    problem = _mask_option_problem(args)
+    problem = _mask_option_problem(args, args.mask is not None or args.mask_dir is not None)
     if problem:
         return problem
 
@@ -576,6 +595,10 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
         return _usage(f"--out: {exc}")
     check_output_file(args.out)
     if args.alpha is not None:
+        problem = _mask_option_problem(args, False, "for --alpha use --erode and --dilate",
+                                       masks="--mask")
+        if problem:
+            return _usage(problem)
         erode = 10 if args.erode is None else args.erode
         dilate = 10 if args.dilate is None else args.dilate
         if erode < 0 or dilate < 0:
@@ -587,7 +610,7 @@ def _cmd_trimap(args: argparse.Namespace) -> int:
         if args.erode is not None or args.dilate is not None:
             return _usage("--erode and --dilate apply to --alpha; for --mask use --erode-size "
                           "and the thresholds")
-        problem = _mask_option_problem(args)
+        problem = _mask_option_problem(args, True)
         if problem:
             return _usage(problem)
         trimap = trimap_from_soft_mask(

@@ -169,6 +169,8 @@ def matte(
             pixel, an unknown method or option.
     """
     mask_options = {k: options.pop(k) for k in _MASK_OPTIONS if k in options}
+    if mask_options and mask is None:  # they would be ignored: a trimap is used as given
+        raise InputError(f"{', '.join(mask_options)} apply to mask=; a trimap is used as given")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     pixels = to_image(image)
