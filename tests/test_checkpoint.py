@@ -57,7 +57,8 @@ def test_refuses_foreign_and_broken_files(tmp_path: Path) -> None:
         load_model(junk)
     pth = tmp_path / "model.pth"
     torch.save({"a": torch.zeros(1)}, pth)
-    with pytest.raises(InputError, match="model.pth: not a safetensors file"):
+    with pytest.raises(InputError, match="model.pth: not a safetensors file but a PyTorch "
+                                         "checkpoint .*generator.safetensors"):
         load_model(pth)
     with pytest.raises(InputError, match="no such file"):
         load_model(tmp_path / "absent.safetensors")

@@ -234,3 +234,16 @@ def test_mask_options_without_a_mask_are_refused_not_ignored(pair, tmp_path, cap
                      size]) == 0
         widths[size] = int((read_grey(target)[0] == 128).sum())
     assert widths["8"] > widths["2"] > 0
+
+
+def test_ctrl_c_exits_130_with_one_line(monkeypatch, capsys) -> None:
+    """Ctrl+C during a command: one line and status 130 (128 + SIGINT, as shells report it),
+    so scripts can tell an interruption from a failure (status 1)."""
+    import alphagan.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli._COMMANDS, "evaluate", interrupted)
+    assert main(["evaluate", "--pred-dir", "p", "--gt-dir", "g", "--trimap-dir", "t"]) == 130
+    assert capsys.readouterr().err.strip() == "alphagan: error: interrupted"

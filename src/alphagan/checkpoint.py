@@ -188,6 +188,10 @@ def _read_header(path: Path) -> tuple[dict[str, str], dict[str, tuple[str, tuple
         if len(head) < 8:
             raise InputError(f"{bad} (shorter than its 8-byte header length)")
         header_len = int.from_bytes(head, "little")
+        if head[:4] == b"PK\x03\x04":  # a zip: what torch.save writes (training checkpoints)
+            raise InputError(f"{bad} but a PyTorch checkpoint (torch.save); give the run's "
+                             f"generator.safetensors, which alphagan train writes beside its "
+                             f"checkpoints/ folder")
         if not 2 <= header_len <= min(_MAX_HEADER_BYTES, size - 8):
             raise InputError(f"{bad} (header length {header_len} does not fit the file)")
         raw = fh.read(header_len)

@@ -751,7 +751,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except MemoryError:
             return _error("not enough memory (for predict: try --max-side or --tile)")
         except KeyboardInterrupt:
-            return _error("interrupted")
+            _error("interrupted")
+            return 130  # 128 + SIGINT, as shells report a Ctrl+C'd command
         except Exception as exc:  # noqa: BLE001 - no traceback for users; see ALPHAGAN_DEBUG
             if os.environ.get("ALPHAGAN_DEBUG"):
                 raise

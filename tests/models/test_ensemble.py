@@ -43,7 +43,7 @@ def test_forward_is_the_mean_of_the_members() -> None:
 
 def test_members_must_share_one_config_and_be_two_or_more() -> None:
     wide = AlphaGANGenerator(dataclasses.replace(TINY_CONFIG, aspp_channels=24))
-    with pytest.raises(ValueError, match="config differs"):
+    with pytest.raises(ValueError, match="config differs from member 0's in aspp_channels "):
         GeneratorEnsemble.of([_members()[0], wide])
     # the members' mode is kept: eval members give an ensemble in eval mode (clamp applies)
     assert not GeneratorEnsemble.of(_members()).training

@@ -14,6 +14,7 @@ mean, what :func:`alphagan.export.export_model` traces.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import torch
@@ -62,9 +63,11 @@ class GeneratorEnsemble(nn.Module):
             if not isinstance(g, AlphaGANGenerator):
                 raise ValueError(f"member {i} is a {type(g).__name__}, not an AlphaGANGenerator")
             if g.config != generators[0].config:
-                raise ValueError(f"member {i}'s config differs from member 0's (architecture, or "
-                                 f"inference settings such as prior_clip / prior_blend); an "
-                                 f"ensemble's members share one config")
+                differ = [f.name for f in dataclasses.fields(g.config)
+                          if getattr(g.config, f.name) != getattr(generators[0].config, f.name)]
+                raise ValueError(f"member {i}'s config differs from member 0's in "
+                                 f"{', '.join(differ)} (architecture or inference settings); "
+                                 f"an ensemble's members share one config")
         ensemble = cls(generators[0].config, len(generators))
         for member, g in zip(ensemble.members, generators):
             member.load_state_dict(g.state_dict())
