@@ -176,6 +176,8 @@ def bad_cases(scenes: Scenes) -> list[tuple[str, dict, dict, int, str]]:
          "plaid"),
         ("bad erode size", {"image": image, "mask": trimap}, {"erode_size": "-3"}, 400,
          "erode_size"),
+        ("mask option with a trimap", {"image": image, "trimap": trimap}, {"erode_size": "3"},
+         400, "erode_size: only with a mask"),
         ("photo over the pixel limit", {"image": huge, "trimap": trimap}, {}, 413,
          "megapixels"),
     ]
