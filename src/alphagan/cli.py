@@ -207,7 +207,9 @@ run 'alphagan COMMAND --help' for a command's options and examples""",
     p.add_argument("--out", type=Path, required=True, help="run folder")
     p.add_argument("--steps", type=int, help="train until this step (overrides the config)")
     p.add_argument("--resume", action="store_true",
-                   help="continue RUN from its latest checkpoint (its own config.yaml)")
+                   help="continue RUN from its latest checkpoint, with its own config.yaml "
+                        "(no --config); --steps and --set may change fields that leave the "
+                        "architecture as it is, e.g. --steps to extend the run")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, e.g. --set optim.lr_g=1e-4 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -636,21 +638,23 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from alphagan.training.loop import train
 
     check_output_dir(args.out)
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"--steps must be >= 1, got {args.steps}")
     overrides = list(args.overrides)
     if args.steps is not None:
         overrides.append(f"steps={args.steps}")
     run_config = args.out / "config.yaml"
     if args.resume and run_config.is_file():
-        if args.config is not None:
-            print(f"resuming: using the run's own {run_config}, not {args.config}",
-                  file=sys.stderr)
+        if args.config is not None:  # two configs: say which one a resume uses, do not guess
+            raise UsageError(f"--resume uses {run_config}; drop --config or start a new --out")
         config = load_config(run_config, overrides)
     elif args.config is not None:
         config = load_config(args.config, overrides)
     else:
         return _usage("give --config FILE (or --resume for a run that has a config.yaml)")
-    train(config, args.out, resume=args.resume, progress=not args.quiet)
-    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
+    trained = train(config, args.out, resume=args.resume, progress=not args.quiet)
+    # {}: the run was already at its steps and train() said so; "done" would suggest work
+    if trained and os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks
         print(f"done: {args.out / 'generator.safetensors'}", file=sys.stderr)
     return 0
 

@@ -18,7 +18,12 @@ from alphagan.models import (
 )
 from alphagan.training.config import ModelConfig, OptimConfig
 
-__all__ = ["build_models", "build_optimizers", "build_schedulers", "init_models", "lr_factor"]
+__all__ = ["build_models", "build_optimizers", "build_schedulers", "init_models", "lr_factor",
+           "state_mismatch"]
+
+# Where each network's architecture is configured, for messages.
+CONFIG_SECTION = {"generator": "model.generator",
+            "discriminator": "the discriminator (model.disc_channels/disc_layers/disc_norm)"}
 
 
 def build_models(config: ModelConfig, *, verbose: bool = True) -> tuple[AlphaGANGenerator,
@@ -36,6 +41,24 @@ def build_models(config: ModelConfig, *, verbose: bool = True) -> tuple[AlphaGAN
         norm=config.disc_norm,
     )
     return generator, discriminator
+
+
+def state_mismatch(module: nn.Module, state: dict[str, torch.Tensor]) -> str | None:
+    """None when ``state`` loads into ``module`` strictly; else a short summary such as
+    "2 missing, 0 unexpected, 5 of another shape, e.g. encoder.conv1.weight".
+
+    torch's own message lists every key (thousands of characters for a ResNet); users need
+    the counts and one example."""
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [k for k in expected if k in state
+                and tuple(getattr(state[k], "shape", ())) != tuple(expected[k].shape)]
+    if not (missing or unexpected or reshaped):
+        return None
+    example = (reshaped or missing or unexpected)[0]
+    return (f"{len(missing)} missing, {len(unexpected)} unexpected, {len(reshaped)} of another "
+            f"shape, e.g. {example}")
 
 
 def init_models(generator: nn.Module, discriminator: nn.Module, path: str) -> str:
@@ -64,12 +87,11 @@ def init_models(generator: nn.Module, discriminator: nn.Module, path: str) -> st
     for name, module in (("generator", generator), ("discriminator", discriminator)):
         if name not in states:
             continue
-        try:
-            module.load_state_dict(states[name])
-        except RuntimeError as exc:
-            first = str(exc).strip().splitlines()[1:2] or [str(exc)]
-            raise InputError(f"{file}: init_from: its {name} does not match the configured "
-                             f"architecture ({first[0].strip()})") from None
+        problem = state_mismatch(module, states[name])
+        if problem is not None:
+            raise InputError(f"{file}: init_from: its weights do not fit {CONFIG_SECTION[name]} "
+                             f"({problem})")
+        module.load_state_dict(states[name])
     return f"init_from: {file} ({' and '.join(states)})"
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "load_config",
     "resolve_paths",
     "check_trainable",
+    "check_ranges",
 ]
 
 Layout = Literal["comp1k", "distinctions646", "am2k", "p3m10k", "ppm100", "alphamatting", "folder"]
@@ -188,11 +189,47 @@ def load_config(
     data = apply_overrides(data, overrides)
     try:
         config = from_dict(TrainConfig, data)
+        check_ranges(config)  # here, not mid-run: a 0 interval divides by zero after step 1
     except ConfigError as exc:
         if path is None or str(exc).startswith(str(path)):
             raise
         raise ConfigError(f"{path}: {exc}") from None  # the message names the file
     return resolve_paths(config, base or Path.cwd())
+
+
+def _at_least(value: int | float | None, low: int, key: str) -> None:
+    if value is not None and value < low:
+        raise ConfigError(f"{key} must be >= {low}, got {value}")
+
+
+def check_ranges(config: TrainConfig) -> None:
+    """Raise ``ConfigError`` naming the field for a well-typed value out of range: counts and
+    intervals below 1 (``steps`` 0 trains nothing, ``log_every`` 0 divides by zero after the
+    first step), negative workers or warm-up, crop sizes and trimap widths below 1, an
+    ``ema_decay`` outside [0, 1]. Cheap; :func:`load_config` and :func:`check_trainable` call it."""
+    for key in ("steps", "batch_size", "log_every", "image_every", "val_every",
+                "checkpoint_every", "val_max_side"):
+        _at_least(getattr(config, key), 1, key)
+    _at_least(config.seed, 0, "seed")  # numpy's SeedSequence refuses negative seeds mid-run
+    if config.ema_decay is not None and not 0 <= config.ema_decay <= 1:
+        raise ConfigError(f"ema_decay must be in [0, 1], got {config.ema_decay}")
+    data = config.data
+    _at_least(data.workers, 0, "data.workers")
+    _at_least(data.crop_size, 1, "data.crop_size")
+    if not data.crop_choices:
+        raise ConfigError("data.crop_choices lists no crop size")
+    for i, side in enumerate(data.crop_choices):
+        _at_least(side, 1, f"data.crop_choices[{i}]")
+    low, high = data.trimap_kernel
+    if not 1 <= low <= high:
+        raise ConfigError(f"data.trimap_kernel must be [low, high] with 1 <= low <= high, "
+                          f"got {[low, high]}")
+    for name in ("train", "photos"):
+        for i, src in enumerate(getattr(data, name)):
+            _at_least(src.repeat, 1, f"data.{name}[{i}].repeat")
+    _at_least(config.optim.warmup_steps, 0, "optim.warmup_steps")
+    _at_least(config.model.disc_channels, 1, "model.disc_channels")
+    _at_least(config.model.disc_layers, 0, "model.disc_layers")
 
 
 def check_trainable(config: TrainConfig, world_size: int = 1) -> None:
@@ -201,7 +238,8 @@ def check_trainable(config: TrainConfig, world_size: int = 1) -> None:
     without a prior or with a ``prior_scale`` below 1, and one sample per BatchNorm
     (``batch_size`` 1 with ``norm: batch``, unless ``sync_batchnorm`` pools several
     processes): the ASPP image-pooling branch's BatchNorm would see a single value per
-    channel."""
+    channel. Out-of-range values (:func:`check_ranges`) first, for configs built in Python."""
+    check_ranges(config)
     data, generator = config.data, config.model.generator
     if not 0 <= data.photo_fraction <= 1:
         raise ConfigError(f"data.photo_fraction must be in [0, 1], got {data.photo_fraction}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -55,7 +56,25 @@ def train_items(src: SourceConfig) -> list[ForegroundItem]:
         "folder": lambda: layouts.folder_items(
             src.alpha_dir, fg_dir=src.fg_dir or None, image_dir=src.image_dir or None),
     }
+    if src.layout == "folder":
+        _check_synth_folders(src)
     return _select(readers[src.layout](), src)
+
+
+def _check_synth_folders(src: SourceConfig) -> None:
+    """A missing ``.../synth/fg`` or ``.../synth/alpha`` is the output of ``alphagan synth``
+    that was never run (configs/alphagan_prior.yaml trains on one): say so, not just
+    "no such folder"."""
+    for folder, what in ((src.alpha_dir, "alpha mattes"), (src.fg_dir, "foreground colours")):
+        path = Path(folder) if folder else None
+        if path is None or path.is_dir() or path.parent.name != "synth" \
+                or path.name not in ("fg", "alpha"):
+            continue
+        with contextlib.suppress(ValueError):  # paths are absolute; show them as configured
+            path = path.relative_to(Path.cwd())
+        raise InputError(f"{path}: no such folder ({what}); these procedural foregrounds are "
+                         f"made by `alphagan synth --out {path.parent} --count N`: run it "
+                         f"first (the config's comments give the recipe's full command)")
 
 
 def val_items(src: SourceConfig) -> list[EvalItem]:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from alphagan.config import ConfigError
+
 __all__ = ["DistInfo", "init_distributed", "shutdown_distributed", "pick_device", "all_reduce_mean"]
 
 
@@ -30,9 +32,20 @@ def pick_device(spec: str, local_rank: int) -> torch.device:
     """``auto`` -> cuda:<local_rank> when CUDA is available, else cpu; otherwise as given."""
     if spec == "auto":
         return torch.device(f"cuda:{local_rank}") if torch.cuda.is_available() else torch.device("cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("config asks for device cuda, but CUDA is not available")
+    # ConfigError, not RuntimeError: a device this machine lacks is bad input, and the CLI
+    # prints it as one line instead of an "unexpected" error.
+    try:
+        device = torch.device(spec)
+    except RuntimeError:
+        raise ConfigError(f"device: {spec!r} is not a device (auto, cpu, cuda, cuda:N)"
+                          ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: the config asks for {spec}, but CUDA is not available "
+                              f"on this machine; use device=auto or device=cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device: the config asks for {spec}, but this machine has "
+                              f"{torch.cuda.device_count()} CUDA device(s)")
     return device
 
 

@@ -38,7 +38,7 @@ from alphagan.inference import predict_alpha
 from alphagan.losses import GANLoss, clamp_known
 from alphagan.metrics import compute_all
 from alphagan.training.build import build_models, build_optimizers, build_schedulers
-from alphagan.training.build import init_models
+from alphagan.training.build import CONFIG_SECTION, init_models, state_mismatch
 from alphagan.training.config import TrainConfig, check_trainable
 from alphagan.training.data import build_train_set, build_val_items, load_val_sample
 from alphagan.training.distributed import DistInfo, all_reduce_mean, init_distributed
@@ -101,11 +101,55 @@ _RUN_FILES = ("config.yaml", "metrics.jsonl", "generator.safetensors", "checkpoi
               "checkpoints/best.pt")
 
 
-def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool, info: DistInfo) -> None:
+def _check_run_dir(run_dir: Path, resume: bool) -> None:
+    """Refuse to start a run over another one, or to "resume" a finished run that has no
+    ``latest.pt`` (it would retrain from step 0 and overwrite its generator and best.pt)."""
     latest = run_dir / "checkpoints" / "latest.pt"
     if not resume and latest.exists():
         raise TrainingError(f"{run_dir}: already holds a run; pass --resume to continue it, "
                             f"or choose another --out")
+    finished = [name for name in ("generator.safetensors", "checkpoints/best.pt")
+                if (run_dir / name).exists()]
+    if resume and not latest.exists() and finished:
+        raise TrainingError(f"{run_dir}: nothing to resume from (no checkpoints/latest.pt), but "
+                            f"the folder holds a finished run's files ({', '.join(finished)}); "
+                            f"use a new --out")
+
+
+def _flat(tree: Any, prefix: str) -> dict[str, Any]:
+    """Dotted keys of a nested dict: {"model.generator.encoder_width": 16, ...}."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    return {k: v for key, value in tree.items() for k, v in _flat(value, f"{prefix}.{key}").items()}
+
+
+def _check_resumable(state: dict[str, Any], config: TrainConfig, generator: nn.Module,
+                     discriminator: nn.Module, run_dir: Path) -> None:
+    """Refuse, before anything is written, a resume whose config (after --set) does not fit
+    the checkpoint: a changed architecture would fail in load_state_dict with a message of
+    thousands of characters after RUN/config.yaml had been rewritten, so that every later
+    plain --resume failed the same way."""
+    for name, module in (("generator", generator), ("discriminator", discriminator)):
+        problem = state_mismatch(module, state.get(name) or {})
+        if problem is None:
+            continue
+        before = _flat(state.get("config", {}).get("model", {}), "model")
+        now = _flat(to_dict(config.model), "model")
+        changed = [f"{key} = {now[key]} (--set or {run_dir / 'config.yaml'}; "
+                   f"{before[key]} in the checkpoint)"
+                   for key in now if key in before and now[key] != before[key]]
+        if changed:
+            raise TrainingError(f"{run_dir}: {'; '.join(changed[:3])} changes the architecture "
+                                f"of the checkpoint being resumed; start a new --out")
+        raise TrainingError(f"{run_dir / 'checkpoints' / 'latest.pt'}: its weights do not fit "
+                            f"{CONFIG_SECTION[name]} ({problem})")
+    if config.ema_decay is not None and "generator_ema" not in state:
+        raise TrainingError(f"{run_dir / 'checkpoints' / 'latest.pt'}: has no weight average, "
+                            f"but ema_decay is set; resume with the run's own config")
+
+
+def _prepare_run_dir(run_dir: Path, config: TrainConfig, info: DistInfo) -> None:
+    """Create the folder and write config.yaml: only after every check has passed."""
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         for name in _RUN_FILES:  # only this process writes them now
@@ -115,7 +159,8 @@ def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool, info: Dis
 
 def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
           progress: bool = True) -> dict[str, float]:
-    """Train AlphaGAN as configured; returns the last logged losses.
+    """Train AlphaGAN as configured; returns the last logged losses ({} when a resumed run is
+    already at ``config.steps``: nothing is trained or written).
 
     Works as one process (CPU or one GPU) or under ``torchrun`` (one process per device;
     rank 0 alone logs, validates and checkpoints). ``resume`` continues from
@@ -132,18 +177,31 @@ def train(config: TrainConfig, run_dir: str | Path, *, resume: bool = False,
 
 def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, info: DistInfo,
            device: torch.device) -> dict[str, float]:
-    _prepare_run_dir(run_dir, config, resume, info)
-    if info.enabled:
-        torch.distributed.barrier()  # rank 0 made the run folder
+    _check_run_dir(run_dir, resume)
 
-    # --- models, optimisers, schedules ---
+    # --- models; the checkpoint or init_from weights are checked against them before
+    # anything is written to the run folder ---
     torch.manual_seed(config.seed)  # identical initialisation on every rank
     generator, discriminator = build_models(config.model, verbose=info.is_main)
     latest = run_dir / "checkpoints" / "latest.pt"
-    if config.model.init_from and not (resume and latest.exists()):
+    state: dict[str, Any] | None = None
+    if resume and latest.exists():
+        state = load_training_state(latest, map_location=device)
+        _check_resumable(state, config, generator, discriminator, run_dir)
+        if state["step"] >= config.steps:
+            if info.is_main:
+                print(f"{run_dir}: already at step {state['step']} (>= steps {config.steps}); "
+                      f"nothing to train (raise --steps to extend the run)", file=sys.stderr)
+            return {}
+    elif config.model.init_from:
         report = init_models(generator, discriminator, config.model.init_from)
         if info.is_main:
             print(report, file=sys.stderr)
+    _prepare_run_dir(run_dir, config, info)
+    if info.enabled:
+        torch.distributed.barrier()  # rank 0 made the run folder
+
+    # --- optimisers, schedules ---
     if info.enabled and config.model.sync_batchnorm:
         generator = nn.SyncBatchNorm.convert_sync_batchnorm(generator)
         discriminator = nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
@@ -158,13 +216,9 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
 
     # --- resume: every piece of state, so no step is lost or repeated ---
     step, best_sad = 0, float("inf")
-    if resume and latest.exists():
-        state = load_training_state(latest, map_location=device)
+    if state is not None:
         generator.load_state_dict(state["generator"])
         if ema is not None:
-            if "generator_ema" not in state:
-                raise TrainingError(f"{latest}: has no weight average, but ema_decay is set; "
-                                    f"resume with the run's own config")
             ema.load_state_dict(state["generator_ema"])
         discriminator.load_state_dict(state["discriminator"])
         opt_g.load_state_dict(state["opt_g"])
@@ -173,6 +227,7 @@ def _train(config: TrainConfig, run_dir: Path, resume: bool, progress: bool, inf
         sched_d.load_state_dict(state["sched_d"])
         step, best_sad = state["step"], state.get("best_sad", float("inf"))
         restore_rng_state(state["rng"][min(info.rank, len(state["rng"]) - 1)])
+        state = None  # the weights were copied into the modules: free the loaded ones
         if info.is_main:
             _truncate_log(run_dir / "metrics.jsonl", step)
             print(f"resuming {run_dir} from step {step}", file=sys.stderr)
