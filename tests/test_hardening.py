@@ -559,7 +559,7 @@ def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:
         is_main = True
 
     (ckpts / "latest.pt").write_bytes(b"x")
-    _prepare_run_dir(tmp_path / "run", TrainConfig(), True, Main())
+    _prepare_run_dir(tmp_path / "run", TrainConfig(), Main())
     assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
     assert remove_stale_temps(ckpts / "latest.pt") == []
 
