@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", default="alphagan", help="the recipe's label in the table")
     parser.add_argument("--folds", default="0,1,2")
     parser.add_argument("--methods", default="alphagan,cf,knn,lkm",
-                        help="alphagan = the fold's model with predict's defaults; others are "
+                        help="alphagan = the fold's model with predict's defaults, "
+                             "alphagan-1pass = the same with --tta none; others are "
                              "alphagan baseline methods")
     parser.add_argument("--synth-count", type=int, default=300,
                         help="procedural foregrounds per fold (0: the recipe uses none)")
@@ -294,7 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"mean over folds {args.folds}, both trimaps:\n{markdown(summary, args.name)}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({
-        "recipe": args.name, "config": str(args.config), "overrides": args.set,
+        "recipe": args.name, "config": None if args.ensemble else str(args.config),
+        "overrides": args.set,
         "steps": args.steps, "init_from": args.init_from, "ensemble": args.ensemble,
         "checkpoint_rule": "final generator.safetensors",
         "folds": folds, "mean": summary,

@@ -222,8 +222,10 @@ def test_mask_options_without_a_mask_are_refused_not_ignored(pair, tmp_path, cap
     assert main(["trimap", "--alpha", str(trimap), "-o", str(out),
                  "--foreground-threshold", "200"]) == 2
     assert "for --alpha use --erode and --dilate" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="erode_size apply to mask="):
+    with pytest.raises(ValueError, match="erode_size: only with mask="):
         alphagan.matte(image, trimap, method="cf", erode_size=5)
+    with pytest.raises(ValueError, match="erode_size: expected a whole number, got 2.5"):
+        alphagan.matte(image, mask=trimap, method="cf", erode_size=2.5)
     mask = tmp_path / "mask.png"
     Image.fromarray(np.where(np.arange(32) < 16, 0, 255).astype(np.uint8)[None].repeat(24, 0)
                     ).save(mask)

@@ -109,9 +109,18 @@ def test_8bit_values_in_a_16bit_array_are_refused(tmp_path) -> None:
     np.testing.assert_array_equal(to_trimap(trimap.astype(np.uint16) * 257), [[0, .5], [1, .5]])
     np.testing.assert_allclose(to_image(photo.astype(np.uint16) * 257), photo / 255.0, atol=1e-7)
     assert to_image(np.zeros((2, 2, 3), np.uint16)).max() == 0.0
-    # a 16-bit file is read as its format says, however dark
+    # a 16-bit file holding 8-bit values too (an 8-bit array saved at 16 bits), whatever it is
+    from alphagan.trimap import read_trimap
+
     write_png(tmp_path / "dark.png", photo.astype(np.uint16), bit_depth=16)
-    np.testing.assert_allclose(to_image(tmp_path / "dark.png"), photo / 65535.0, atol=1e-7)
+    write_png(tmp_path / "tri16.png", trimap.astype(np.uint16), bit_depth=16)
+    for read, path in ((to_image, "dark.png"), (read_trimap, "tri16.png"),
+                       (to_mask, "tri16.png")):
+        with pytest.raises(ValueError, match=f"{path}: a 16-bit file whose values are all "
+                                             "within 0..2[0-9][0-9]: 8-bit values.*re-save"):
+            read(tmp_path / path)
+    write_png(tmp_path / "full.png", photo.astype(np.uint16) * 257, bit_depth=16)
+    np.testing.assert_allclose(to_image(tmp_path / "full.png"), photo / 255.0, atol=1e-7)
 
 
 # --- trimaps -----------------------------------------------------------------------------

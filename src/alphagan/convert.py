@@ -110,17 +110,12 @@ def _unit_float(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def _refuse_8bit_in_16bit(array: np.ndarray, name: str) -> None:
-    """A 16-bit array whose values all lie in 1..255 (not all 0) is refused: it is 8-bit data
-    in a 16-bit container (``img.astype(np.uint16)``, PIL's ``convert("I")`` of an 8-bit
-    image), which read on the 0..65535 scale would be nearly black, a silent wrong answer.
-    Files are not checked: their bit depth is stated by the format."""
-    high = int(array.max())
-    if 0 < high <= 255:
-        raise InputError(
-            f"{name}: got a {_describe(array)} whose values are all within 0..{high}: 8-bit "
-            "values in a 16-bit array? 16-bit data is read on the 0..65535 scale; pass "
-            "uint8 (array.astype(np.uint8)) or values scaled to 0..65535"
-        )
+    """16-bit arrays (and PIL images) holding only 8-bit values are refused
+    (:func:`alphagan.io.refuse_8bit_in_16bit`); files are checked when decoded."""
+    _io.refuse_8bit_in_16bit(
+        array, f"{name}: 16-bit values",
+        "pass uint8 (array.astype(np.uint8)), values scaled to 0..65535, or for truly dark "
+        "16-bit data floats (array / 65535)")
 
 
 def _single_channel(array: np.ndarray, name: str, what: str) -> np.ndarray:

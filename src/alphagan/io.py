@@ -38,6 +38,7 @@ __all__ = [
     "read_mask",
     "pil_to_array",
     "grey_levels",
+    "refuse_8bit_in_16bit",
     "write_png",
     "encode_png",
     "write_image",
@@ -234,7 +235,23 @@ def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)") from exc
     if pixels is None or pixels.size == 0:
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)")
+    if pixels.dtype == np.uint16:
+        refuse_8bit_in_16bit(pixels, f"{name}: a 16-bit file",
+                             "re-save it as 8-bit, or with its values scaled to 0..65535")
     return pixels
+
+
+def refuse_8bit_in_16bit(values: np.ndarray, what: str, advice: str) -> None:
+    """``InputError`` for 16-bit pixels whose values all lie in 1..255: 8-bit data in a 16-bit
+    container (``img.astype(np.uint16)``, PIL's ``convert("I")``, an 8-bit array saved as a
+    16-bit PNG). Read on the 0..65535 scale it would be nearly black, a silent wrong answer;
+    a real 16-bit picture that dark (under 0.4% of full scale) is not a matting input.
+    ``what`` starts the message (e.g. ``"photo.png: a 16-bit file"``), ``advice`` ends it."""
+    high = int(values.max()) if values.size else 0
+    if 0 < high <= 255:
+        raise InputError(f"{what} whose values are all within 0..{high}: 8-bit values in a "
+                         f"16-bit array? 16 bits are read on the 0..65535 scale, where this is "
+                         f"nearly black; {advice}")
 
 
 def _check_pixels(name: str, width: int, height: int) -> None:

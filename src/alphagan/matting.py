@@ -170,7 +170,10 @@ def matte(
     """
     mask_options = {k: options.pop(k) for k in _MASK_OPTIONS if k in options}
     if mask_options and mask is None:  # they would be ignored: a trimap is used as given
-        raise InputError(f"{', '.join(mask_options)} apply to mask=; a trimap is used as given")
+        raise InputError(f"{', '.join(mask_options)}: only with mask=; a trimap is used as given")
+    for key, value in mask_options.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise InputError(f"{key}: expected a whole number, got {value!r}")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     pixels = to_image(image)

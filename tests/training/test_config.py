@@ -53,7 +53,7 @@ def test_overrides_and_round_trip(tmp_path: Path) -> None:
         (["data.augmentation.merge_prob=2"], "data.augmentation.*merge_prob must be in"),
         (["data.augmentation.rotate=5"], "unknown config key.*data.augmentation.rotate"),
         # well typed but out of range: refused when read, not by a ZeroDivisionError mid-run
-        (["steps=0"], "tiny.yaml: steps must be >= 1, got 0"),
+        (["steps=0"], "tiny.yaml with --set steps=0: steps must be >= 1, got 0"),
         (["batch_size=0"], "batch_size must be >= 1, got 0"),
         (["log_every=0"], "log_every must be >= 1, got 0"),
         (["image_every=0"], "image_every must be >= 1, got 0"),

@@ -95,10 +95,14 @@ def test_init_from_of_another_architecture_is_summarised(
 @pytest.mark.parametrize(("args", "status", "message"), [
     (["--steps", "-3"], 2, "usage error: --steps must be >= 1, got -3"),
     (["--steps", "0"], 2, "usage error: --steps must be >= 1, got 0"),
-    (["--set", "steps=-5"], 1, "error: {config}: steps must be >= 1, got -5"),
-    (["--set", "checkpoint_every=0"], 1, "error: {config}: checkpoint_every must be >= 1, got 0"),
-    (["--set", "log_every=0"], 1, "error: {config}: log_every must be >= 1, got 0"),
-    (["--set", "data.workers=-1"], 1, "error: {config}: data.workers must be >= 0, got -1"),
+    (["--set", "steps=-5"], 1, "error: {config} with --set steps=-5: "
+     "steps must be >= 1, got -5"),
+    (["--set", "checkpoint_every=0"], 1, "error: {config} with --set checkpoint_every=0: "
+     "checkpoint_every must be >= 1, got 0"),
+    (["--set", "log_every=0"], 1, "error: {config} with --set log_every=0: "
+     "log_every must be >= 1, got 0"),
+    (["--set", "data.workers=-1"], 1, "error: {config} with --set data.workers=-1: "
+     "data.workers must be >= 0, got -1"),
 ])
 def test_counts_out_of_range_are_refused_before_training(
         micro_config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],

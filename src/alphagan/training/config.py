@@ -193,7 +193,10 @@ def load_config(
     except ConfigError as exc:
         if path is None or str(exc).startswith(str(path)):
             raise
-        raise ConfigError(f"{path}: {exc}") from None  # the message names the file
+        # the message names the file, and the overrides when there are some (the bad value
+        # may come from either)
+        where = f"{path} with {' '.join(f'--set {o}' for o in overrides)}" if overrides else path
+        raise ConfigError(f"{where}: {exc}") from None
     return resolve_paths(config, base or Path.cwd())
 
 
