@@ -651,6 +651,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     elif args.config is not None:
         config = load_config(args.config, overrides)
     else:
+        if args.resume:  # say why there is nothing to resume, not only what to give
+            return _usage(f"--resume: {args.out} holds no run to resume (no {run_config}); "
+                          f"give --config FILE to start one")
         return _usage("give --config FILE (or --resume for a run that has a config.yaml)")
     trained = train(config, args.out, resume=args.resume, progress=not args.quiet)
     # {}: the run was already at its steps and train() said so; "done" would suggest work

@@ -198,3 +198,12 @@ def test_missing_synth_folder_says_to_run_alphagan_synth(
     with pytest.raises(InputError, match="no such folder") as info:
         train_items(other)
     assert "alphagan synth" not in str(info.value)
+
+
+def test_resume_of_a_folder_without_a_run_says_so(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    missing = tmp_path / "nonexistent"
+    code, err = _train(capsys, "--out", str(missing), "--resume")
+    assert code == 2 and not missing.exists()
+    assert err.strip() == (f"alphagan: usage error: --resume: {missing} holds no run to resume "
+                           f"(no {missing / 'config.yaml'}); give --config FILE to start one")
