@@ -94,17 +94,17 @@ def test_8bit_values_in_a_16bit_array_are_refused(tmp_path) -> None:
 
     photo = (np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5)
     for form in (photo.astype(np.uint16), Image.fromarray(photo[..., 0]).convert("I")):
-        with pytest.raises(ValueError, match="8-bit values in a 16-bit array"):
+        with pytest.raises(ValueError, match="8-bit values stored as 16 bits"):
             to_image(form)
     from alphagan.convert import alpha_255
 
     for convert in (to_alpha, alpha_255):
-        with pytest.raises(ValueError, match="8-bit values in a 16-bit array"):
+        with pytest.raises(ValueError, match="8-bit values stored as 16 bits"):
             convert(photo[..., 0].astype(np.uint16))
-    with pytest.raises(ValueError, match="8-bit values in a 16-bit array"):
+    with pytest.raises(ValueError, match="8-bit values stored as 16 bits"):
         to_mask(np.array([[0, 255], [128, 0]], np.uint16))
     trimap = np.array([[0, 128], [255, 128]], np.uint8)
-    with pytest.raises(ValueError, match="8-bit values in a 16-bit array"):
+    with pytest.raises(ValueError, match="8-bit values stored as 16 bits"):
         to_trimap(trimap.astype(np.uint16))
     np.testing.assert_array_equal(to_trimap(trimap.astype(np.uint16) * 257), [[0, .5], [1, .5]])
     np.testing.assert_allclose(to_image(photo.astype(np.uint16) * 257), photo / 255.0, atol=1e-7)

@@ -39,6 +39,7 @@ __all__ = [
     "pil_to_array",
     "grey_levels",
     "refuse_8bit_in_16bit",
+    "check_16bit_png",
     "write_png",
     "encode_png",
     "write_image",
@@ -249,9 +250,20 @@ def refuse_8bit_in_16bit(values: np.ndarray, what: str, advice: str) -> None:
     ``what`` starts the message (e.g. ``"photo.png: a 16-bit file"``), ``advice`` ends it."""
     high = int(values.max()) if values.size else 0
     if 0 < high <= 255:
-        raise InputError(f"{what} whose values are all within 0..{high}: 8-bit values in a "
-                         f"16-bit array? 16 bits are read on the 0..65535 scale, where this is "
+        raise InputError(f"{what} whose values are all within 0..{high}: 8-bit values stored as "
+                         f"16 bits? 16 bits are read on the 0..65535 scale, where this is "
                          f"nearly black; {advice}")
+
+
+def check_16bit_png(data: bytes, name: str) -> None:
+    """For code that decodes with Pillow (the web server's uploads): refuse a 16-bit PNG
+    holding only 8-bit values as :func:`read_image` does. Pillow reads 16-bit RGB at 8 bits,
+    so such a file would become a black picture there without a word."""
+    if _is_16bit_png(data):
+        pixels = _decode_16bit_png(data)
+        if pixels is not None:
+            refuse_8bit_in_16bit(pixels, f"{name}: a 16-bit file",
+                                 "re-save it as 8-bit, or with its values scaled to 0..65535")
 
 
 def _check_pixels(name: str, width: int, height: int) -> None:

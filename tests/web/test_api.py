@@ -158,6 +158,10 @@ def bad_cases(scenes: Scenes) -> list[tuple[str, dict, dict, int, str]]:
                                   [None].repeat(96, 0)), "image/png")
     side = int((MAX_MEGAPIXELS * 1e6) ** 0.5) + 10
     huge = ("huge.png", _png(np.zeros((side, side, 3), np.uint8)), "image/png")
+    from alphagan.io import encode_png  # an 8-bit photo's values saved at 16 bits
+
+    photo16 = ("p16.png", encode_png(as_uint8_image(scenes.image(0)).astype(np.uint16),
+                                     bit_depth=16), "image/png")
     return [
         ("text as photo", {"image": text, "trimap": trimap}, {}, 400, "not an image"),
         ("text as trimap", {"image": image, "trimap": text}, {}, 400, "not an image"),
@@ -178,6 +182,8 @@ def bad_cases(scenes: Scenes) -> list[tuple[str, dict, dict, int, str]]:
          "erode_size"),
         ("mask option with a trimap", {"image": image, "trimap": trimap}, {"erode_size": "3"},
          400, "erode_size: only with a mask"),
+        ("8-bit values in a 16-bit photo", {"image": photo16, "trimap": trimap}, {}, 400,
+         "image (p16.png): a 16-bit file whose values are all within 0.."),
         ("photo over the pixel limit", {"image": huge, "trimap": trimap}, {}, 413,
          "megapixels"),
     ]

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from alphagan.errors import InputError
+from alphagan.io import check_16bit_png
+
 __all__ = ["UploadError", "Limits", "open_upload", "preview_jpeg"]
 
 
@@ -61,6 +64,10 @@ def open_upload(data: bytes, field: str, filename: str | None, limits: Limits) -
             413, f"{label}: {width}x{height} is {width * height / 1e6:.1f} megapixels, over "
                  f"this server's limit of {limits.max_pixels / 1e6:g} megapixels"
         )
+    try:
+        check_16bit_png(data, label)
+    except InputError as exc:
+        raise UploadError(400, str(exc)) from None
     try:
         opened.load()
         upright = ImageOps.exif_transpose(opened)
