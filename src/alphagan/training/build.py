@@ -22,8 +22,10 @@ __all__ = ["build_models", "build_optimizers", "build_schedulers", "init_models"
            "state_mismatch"]
 
 # Where each network's architecture is configured, for messages.
-CONFIG_SECTION = {"generator": "model.generator",
-            "discriminator": "the discriminator (model.disc_channels/disc_layers/disc_norm)"}
+CONFIG_SECTION = {
+    "generator": "model.generator",
+    "discriminator": "the discriminator (model.disc_channels/disc_layers/disc_norm)",
+}
 
 
 def build_models(config: ModelConfig, *, verbose: bool = True) -> tuple[AlphaGANGenerator,
