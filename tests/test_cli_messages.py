@@ -39,6 +39,12 @@ def test_bad_background_is_refused(pair, tmp_path, capsys) -> None:
                  "--background", "notacolour"])
     assert code == 1 and not out.exists()
     assert "--background notacolour" in capsys.readouterr().err
+    # plainly a colour: the colour's own message, without "not a file"
+    code = main(["predict", str(image), str(trimap), "-o", str(out), "--outputs", "composite",
+                 "--background", "1,1,1"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith("alphagan: error: --background: got '1,1,1'; integers")
+    assert "not a file" not in err
 
 
 def test_background_without_a_composite_is_a_usage_error(pair, tmp_path, capsys) -> None:

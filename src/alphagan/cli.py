@@ -309,7 +309,8 @@ def _background(text: str) -> Any:
     try:
         return to_background(text, name="--background")
     except InputError as exc:
-        if Path(text).is_file():
+        # a file, or what is plainly meant as a colour (r,g,b, #hex, rgb(...)): its own message
+        if Path(text).is_file() or "," in text or text.lstrip().startswith(("#", "rgb")):
             raise
         raise InputError(f"--background {text}: not a file, and {exc}") from None
 
