@@ -179,6 +179,7 @@ def test_trimap_without_unknown_pixels_names_the_file(folders) -> None:
     Image.fromarray(np.zeros(SHAPE, np.uint8)).save(trimap_dir / "a.PNG")
     result = evaluate_folders(pred_dir, gt_dir, trimap_dir)
     assert len(result.unmatched) == 1 and "no unknown" in result.unmatched[0]
+    assert result.unmatched[0].endswith("nothing to score")  # not "to matte": this scores
     assert result.unmatched[0].startswith(f"{trimap_dir / 'a.PNG'}: ")
 
 

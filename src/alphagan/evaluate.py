@@ -18,7 +18,7 @@ import numpy as np
 from alphagan.errors import InputError
 from alphagan.io import IMAGE_EXTENSIONS, read_grey, scan_images, shared_stem_problems
 from alphagan.metrics import compute_all
-from alphagan.trimap import read_trimap
+from alphagan.trimap import read_trimap, unknown_mask
 
 __all__ = ["EvaluationResult", "evaluate_folders", "format_table"]
 
@@ -94,7 +94,9 @@ def _score(paths: dict[str, Path]) -> dict[str, float]:
     # transparent files (a cut-out given as a prediction) are refused, not misread
     pred = read_grey(paths["pred"], colour="refuse")
     gt = read_grey(paths["gt"], colour="refuse")
-    trimap = read_trimap(paths["trimap"])
+    trimap = read_trimap(paths["trimap"], require_unknown=False)
+    if not unknown_mask(trimap).any():  # the metrics cover the unknown region only
+        raise InputError(f"{paths['trimap']}: has no unknown (grey) pixels, nothing to score")
     if not pred.shape == gt.shape == trimap.shape:
         sizes = ", ".join(
             f"{paths[role]} is {a.shape[1]}x{a.shape[0]}"
