@@ -228,7 +228,7 @@ def test_mask_options_without_a_mask_are_refused_not_ignored(pair, tmp_path, cap
     assert main(["trimap", "--alpha", str(trimap), "-o", str(out),
                  "--foreground-threshold", "200"]) == 2
     assert "for --alpha use --erode and --dilate" in capsys.readouterr().err
-    with pytest.raises(ValueError, match="erode_size: only with mask="):
+    with pytest.raises(ValueError, match="erode_size: only with a mask; a trimap is used"):
         alphagan.matte(image, trimap, method="cf", erode_size=5)
     with pytest.raises(ValueError, match="erode_size: expected a whole number, got 2.5"):
         alphagan.matte(image, mask=trimap, method="cf", erode_size=2.5)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["InputError", "TrimapError", "UsageError"]
+__all__ = ["InputError", "OptionTypeError", "TrimapError", "UsageError"]
 
 
 class InputError(ValueError):
@@ -10,6 +10,12 @@ class InputError(ValueError):
 
     The CLI prints the message on one line instead of a traceback.
     """
+
+
+class OptionTypeError(InputError, TypeError):
+    """A whole-number option of another type (``erode_size=2.5``): a ``TypeError``, as Python
+    reports a wrong type, and an ``InputError``, so that every handler of bad input (the
+    CLI, the HTTP API, ``ValueError`` callers) reports it in one line naming the option."""
 
 
 class TrimapError(InputError):

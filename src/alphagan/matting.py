@@ -95,27 +95,31 @@ def trimap_for(
     trimap: ImageLike | None = None,
     mask: ImageLike | None = None,
     *,
-    foreground_threshold: int = defaults.FOREGROUND_THRESHOLD,
-    background_threshold: int = defaults.BACKGROUND_THRESHOLD,
-    erode_size: int = defaults.ERODE_SIZE,
+    foreground_threshold: int | None = None,
+    background_threshold: int | None = None,
+    erode_size: int | None = None,
 ) -> np.ndarray:
     """The trimap to matte with: ``trimap`` read as it is, or ``mask`` turned into one by
-    rembg's convention (:func:`alphagan.trimap.trimap_from_soft_mask`). Exactly one must be
-    given; its height and width must be the image's. Returns float32 HxW {0, 0.5, 1}."""
+    rembg's convention (:func:`alphagan.trimap.trimap_from_soft_mask`; the three options,
+    None for the command line's defaults, :mod:`alphagan.defaults`). Exactly one must be
+    given; its height and width must be the image's. Returns float32 HxW {0, 0.5, 1}.
+    ``InputError`` also for a mask option given with a trimap (it would be ignored)."""
     from alphagan.trimap import trimap_from_soft_mask, unknown_mask
 
     if (trimap is None) == (mask is None):
         raise InputError("give either a trimap or a mask (exactly one)")
+    given = {name: value for name, value in (("foreground_threshold", foreground_threshold),
+                                             ("background_threshold", background_threshold),
+                                             ("erode_size", erode_size)) if value is not None}
+    if trimap is not None and given:
+        raise InputError(f"{', '.join(given)}: only with a mask; a trimap is used as given")
     if trimap is not None:
         # The size is checked first: a wrong file is better named as such than as a trimap
         # that happens to have no grey pixel in it.
         result = to_trimap(trimap, require_unknown=False)
         what = "trimap"
     else:
-        result = trimap_from_soft_mask(
-            to_mask(mask), foreground_threshold=foreground_threshold,  # type: ignore[arg-type]
-            background_threshold=background_threshold, erode_size=erode_size,
-        )
+        result = trimap_from_soft_mask(to_mask(mask), **given)  # type: ignore[arg-type]
         what = "mask"
     if result.shape != tuple(image_shape[:2]):
         raise InputError(
@@ -169,11 +173,6 @@ def matte(
             pixel, an unknown method or option.
     """
     mask_options = {k: options.pop(k) for k in _MASK_OPTIONS if k in options}
-    if mask_options and mask is None:  # they would be ignored: a trimap is used as given
-        raise InputError(f"{', '.join(mask_options)}: only with mask=; a trimap is used as given")
-    for key, value in mask_options.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise InputError(f"{key}: expected a whole number, got {value!r}")
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     pixels = to_image(image)

@@ -46,7 +46,7 @@ import numpy as np
 
 from alphagan import io as _io
 from alphagan.defaults import BACKGROUND_THRESHOLD, ERODE_SIZE, FOREGROUND_THRESHOLD
-from alphagan.errors import InputError, TrimapError
+from alphagan.errors import InputError, OptionTypeError, TrimapError
 
 __all__ = [
     "UNKNOWN",
@@ -262,7 +262,7 @@ def trimap_from_soft_mask(
         raise ValueError(f"{name}: expected a float HxW mask in [0, 1], got {mask.dtype} {mask.shape}")
     for label, value in (("foreground_threshold", foreground_threshold),
                          ("background_threshold", background_threshold)):
-        if not 0 <= operator.index(value) <= 255:
+        if not 0 <= _whole(value, label) <= 255:
             raise ValueError(f"{label} must be in 0..255, got {value}")
     if background_threshold > foreground_threshold + 1:
         raise ValueError(
@@ -327,8 +327,19 @@ def _trimap_from_regions(
     return trimap
 
 
+def _whole(value: int, what: str) -> int:
+    """``value`` as an int; ``OptionTypeError`` (a TypeError and a ValueError) naming
+    ``what`` for floats, bools and the like: thresholds and widths are whole numbers."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return operator.index(value)
+    except TypeError:
+        raise OptionTypeError(f"{what}: expected a whole number, got {value!r}") from None
+
+
 def _width(value: int, what: str) -> int:
-    width = operator.index(value)  # refuses floats: a width is a whole number of pixels
+    width = _whole(value, what)
     if width < 0:
         raise ValueError(f"{what} must be >= 0 pixels, got {width}")
     return width

@@ -184,19 +184,14 @@ def create_app(service: MattingService) -> FastAPI:
             image = _file(form, "image")
             if image is None:
                 raise UploadError(400, "image: no photo was uploaded")
-            mask_options = _mask_options(form)
-            trimap = _file(form, "trimap")
-            if mask_options and trimap is not None:  # they would be ignored: refuse, as the CLI
-                raise UploadError(400, f"{', '.join(mask_options)}: only with a mask; a trimap "
-                                       f"is used as given")
             job = MatteRequest(
-                image=image, trimap=trimap, mask=_file(form, "mask"),
+                image=image, trimap=_file(form, "trimap"), mask=_file(form, "mask"),
                 method=_text(form, "method", "alphagan"),
                 results=("trimap", "alpha", "cutout", "composite") if output == "json"
                 else (output,),
                 background=_text(form, "background", "white"),
                 background_image=_file(form, "background_image"),
-                mask_options=mask_options,
+                mask_options=_mask_options(form),
             )
         result = await service.run(job)
         headers = {"X-Alphagan-Seconds": f"{result.seconds:.3f}",
