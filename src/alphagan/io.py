@@ -237,8 +237,7 @@ def _decode(path: PathLike, *, keep_alpha: bool = False) -> np.ndarray:
     if pixels is None or pixels.size == 0:
         raise InputError(f"{name}: cannot decode image (not an image file, or corrupt?)")
     if pixels.dtype == np.uint16:
-        refuse_8bit_in_16bit(pixels, f"{name}: a 16-bit file",
-                             "re-save it as 8-bit, or with its values scaled to 0..65535")
+        _refuse_8bit_file(pixels, name)
     return pixels
 
 
@@ -262,8 +261,12 @@ def check_16bit_png(data: bytes, name: str) -> None:
     if _is_16bit_png(data):
         pixels = _decode_16bit_png(data)
         if pixels is not None:
-            refuse_8bit_in_16bit(pixels, f"{name}: a 16-bit file",
-                                 "re-save it as 8-bit, or with its values scaled to 0..65535")
+            _refuse_8bit_file(pixels, name)
+
+
+def _refuse_8bit_file(pixels: np.ndarray, name: str) -> None:
+    refuse_8bit_in_16bit(pixels, f"{name}: a 16-bit file",
+                         "re-save it as 8-bit, or with its values scaled to 0..65535")
 
 
 def _check_pixels(name: str, width: int, height: int) -> None:
